@@ -1,0 +1,279 @@
+// Fused ACT halting-accumulate kernels, forward and backward, one pass over h each.
+//
+// Per row (position): p = sigmoid(h . w + b); running = cum_p < threshold;
+// halt_now = running && (cum_p + p >= threshold || is_last);
+// weight = running ? (halt_now ? 1 - cum_p : p) : 0;
+// h_acc_out = h_acc + weight * h; cum_p_out = cum_p + weight.
+#pragma once
+#include <stdexcept>
+#include <type_traits>
+
+#include "../common/vec_io.h"
+#include "../common/warp_reduce.h"
+#include "../portable.h"
+#include "act_params.h"
+
+namespace rdm::act {
+
+struct Step {
+  float p;
+  bool running;
+  bool halt_now;
+  float weight;
+};
+
+__device__ __forceinline__ Step halting_step(float logit, float cum_p, float threshold, bool is_last) {
+  Step s;
+  s.p = 1.f / (1.f + __expf(-logit));
+  s.running = cum_p < threshold;
+  s.halt_now = s.running && (cum_p + s.p >= threshold || is_last);
+  s.weight = !s.running ? 0.f : (s.halt_now ? 1.f - cum_p : s.p);
+  return s;
+}
+
+// Compile-time view of one kTileShapes entry with a vector width.
+template <int kTile, int kVec_>
+struct Tile {
+  static constexpr TileShape kShape = kTileShapes[kTile];
+  static constexpr int kThreadsPerRow = kShape.threads_per_row;
+  static constexpr int kVecsPerThread = kShape.vecs_per_thread;
+  static constexpr int kVec = kVec_;
+  static constexpr int kBlockThreads = block_threads(kShape);
+  static constexpr int kRowsPerBlock = rows_per_block(kShape);
+  static constexpr int kWarpsPerRow = kThreadsPerRow / 32;
+  static_assert(kThreadsPerRow % 32 == 0, "a row is owned by whole warps");
+
+  // Column of the first element of this thread's i-th vector (vectors interleave across
+  // the row's threads so that consecutive threads touch consecutive 16-byte vectors).
+  static __device__ __forceinline__ int column(int i, int thread_in_row) {
+    return (i * kThreadsPerRow + thread_in_row) * kVec;
+  }
+};
+
+// Sums N values over the threads of a row; every thread of the row gets the totals.
+// All threads of the block must call it (it may contain barriers).
+template <class TileT, int N>
+__device__ __forceinline__ void row_sum(float (&v)[N], int row_in_block) {
+  warp_sum(v);
+  if constexpr (TileT::kWarpsPerRow > 1) {
+    __shared__ float warp_totals[TileT::kBlockThreads / 32][N];
+    const int warp = threadIdx.x / 32;
+    if (threadIdx.x % 32 == 0) {
+#pragma unroll
+      for (int n = 0; n < N; ++n) warp_totals[warp][n] = v[n];
+    }
+    __syncthreads();
+#pragma unroll
+    for (int n = 0; n < N; ++n) {
+      float total = 0.f;
+#pragma unroll
+      for (int w = 0; w < TileT::kWarpsPerRow; ++w) total += warp_totals[row_in_block * TileT::kWarpsPerRow + w][n];
+      v[n] = total;
+    }
+    __syncthreads();  // warp_totals is rewritten for the next row
+  }
+}
+
+// Loads this thread's slice of a row (zeros past the end of the row).
+template <class TileT, typename T>
+__device__ __forceinline__ void load_row_slice(const T* row, int dim, int thread_in_row, bool valid,
+                                               float (&x)[TileT::kVecsPerThread][TileT::kVec]) {
+#pragma unroll
+  for (int i = 0; i < TileT::kVecsPerThread; ++i) {
+    const int col = TileT::column(i, thread_in_row);
+    if (valid && col < dim) {
+      load_floats<TileT::kVec>(row + col, x[i]);
+    } else {
+#pragma unroll
+      for (int e = 0; e < TileT::kVec; ++e) x[i][e] = 0.f;
+    }
+  }
+}
+
+template <class TileT, int N>
+__device__ __forceinline__ float dot_slice(const float (&a)[TileT::kVecsPerThread][N], const float (&b)[TileT::kVecsPerThread][N]) {
+  float s = 0.f;
+#pragma unroll
+  for (int i = 0; i < TileT::kVecsPerThread; ++i)
+#pragma unroll
+    for (int e = 0; e < N; ++e) s = fmaf(a[i][e], b[i][e], s);
+  return s;
+}
+
+template <typename T, class TileT>
+__global__ void __launch_bounds__(TileT::kBlockThreads) forward_kernel(ForwardParams p) {
+  constexpr int kVecs = TileT::kVecsPerThread, kVec = TileT::kVec;
+  const int row_in_block = threadIdx.x / TileT::kThreadsPerRow;
+  const int t = threadIdx.x % TileT::kThreadsPerRow;
+  const T* h = static_cast<const T*>(p.h);
+  const float bias = p.halt_bias[0];
+
+  float w[kVecs][kVec];  // this thread's columns are the same for every row
+  load_row_slice<TileT>(p.halt_weight, p.dim, t, true, w);
+
+  // The loop bound is uniform across the block so every thread reaches every barrier.
+  for (int64_t base = int64_t(blockIdx.x) * TileT::kRowsPerBlock; base < p.rows;
+       base += int64_t(gridDim.x) * TileT::kRowsPerBlock) {
+    const int64_t row = base + row_in_block;
+    const bool valid = row < p.rows;
+    float x[kVecs][kVec];
+    load_row_slice<TileT>(h + row * p.dim, p.dim, t, valid, x);
+    float dot[1] = {dot_slice<TileT>(x, w)};
+    row_sum<TileT>(dot, row_in_block);
+    if (!valid) continue;
+
+    const float cum = p.cum_p[row];
+    const Step s = halting_step(dot[0] + bias, cum, p.threshold, p.is_last);
+    if (t == 0) {
+      p.cum_p_out[row] = cum + s.weight;
+      p.weight[row] = s.weight;
+    }
+#pragma unroll
+    for (int i = 0; i < kVecs; ++i) {
+      const int col = TileT::column(i, t);
+      if (col >= p.dim) continue;
+      float acc[kVec];
+      load_floats<kVec>(p.h_acc + row * p.dim + col, acc);
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) acc[e] = fmaf(s.weight, x[i][e], acc[e]);
+      store_floats<kVec>(p.h_acc_out + row * p.dim + col, acc);
+    }
+  }
+}
+
+// Gradients per row, with dW the total gradient reaching the weight
+// (dW = grad_h_acc_out . h + grad_cum_p_out + grad_weight):
+//   grad_h     = weight * grad_h_acc_out + dlogit * w,  dlogit = dW * p * (1 - p) while running
+//                and not halting (weight = p), 0 otherwise (weight constant or 1 - cum_p);
+//   grad_cum_p = grad_cum_p_out - (halt_now ? dW : 0)   (the remainder 1 - cum_p);
+//   grad_w += dlogit * h, grad_b += dlogit, accumulated per thread over its rows.
+template <typename T, class TileT>
+__global__ void __launch_bounds__(TileT::kBlockThreads) backward_kernel(BackwardParams p) {
+  constexpr int kVecs = TileT::kVecsPerThread, kVec = TileT::kVec;
+  const int row_in_block = threadIdx.x / TileT::kThreadsPerRow;
+  const int t = threadIdx.x % TileT::kThreadsPerRow;
+  const T* h = static_cast<const T*>(p.h);
+  T* grad_h = static_cast<T*>(p.grad_h);
+  const float bias = p.halt_bias[0];
+
+  float w[kVecs][kVec];
+  load_row_slice<TileT>(p.halt_weight, p.dim, t, true, w);
+  float grad_w[kVecs][kVec] = {};
+  float grad_b = 0.f;
+
+  for (int64_t base = int64_t(blockIdx.x) * TileT::kRowsPerBlock; base < p.rows;
+       base += int64_t(gridDim.x) * TileT::kRowsPerBlock) {
+    const int64_t row = base + row_in_block;
+    const bool valid = row < p.rows;
+    float x[kVecs][kVec], g[kVecs][kVec];
+    load_row_slice<TileT>(h + row * p.dim, p.dim, t, valid, x);
+    load_row_slice<TileT>(p.grad_h_acc_out + row * p.dim, p.dim, t, valid, g);
+    float sums[2] = {dot_slice<TileT>(x, w), dot_slice<TileT>(g, x)};
+    row_sum<TileT>(sums, row_in_block);
+    if (!valid) continue;
+
+    const float cum = p.cum_p[row];
+    const Step s = halting_step(sums[0] + bias, cum, p.threshold, p.is_last);
+    const float grad_cum_out = p.grad_cum_p_out ? p.grad_cum_p_out[row] : 0.f;
+    const float d_weight = sums[1] + grad_cum_out + (p.grad_weight ? p.grad_weight[row] : 0.f);
+    const float dlogit = (s.running && !s.halt_now) ? d_weight * s.p * (1.f - s.p) : 0.f;
+    if (t == 0) {
+      p.grad_cum_p[row] = s.halt_now ? grad_cum_out - d_weight : grad_cum_out;
+      grad_b += dlogit;
+    }
+#pragma unroll
+    for (int i = 0; i < kVecs; ++i) {
+      const int col = TileT::column(i, t);
+      if (col >= p.dim) continue;
+      float gh[kVec];
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) {
+        gh[e] = fmaf(s.weight, g[i][e], dlogit * w[i][e]);
+        grad_w[i][e] = fmaf(dlogit, x[i][e], grad_w[i][e]);
+      }
+      store_floats<kVec>(grad_h + row * p.dim + col, gh);
+    }
+  }
+
+  // Combine the block's row slots in a fixed order, then write the block's partial row.
+  float* partial = p.partials + int64_t(blockIdx.x) * (p.dim + 1);
+  if constexpr (TileT::kRowsPerBlock == 1) {
+#pragma unroll
+    for (int i = 0; i < kVecs; ++i) {
+      const int col = TileT::column(i, t);
+      if (col < p.dim)
+#pragma unroll
+        for (int e = 0; e < kVec; ++e) partial[col + e] = grad_w[i][e];
+    }
+    if (t == 0) partial[p.dim] = grad_b;
+  } else {
+    RDM_DYNAMIC_SHARED(float, block_sum);  // (dim + 1,)
+    for (int slot = 0; slot < TileT::kRowsPerBlock; ++slot) {
+      if (row_in_block == slot) {
+#pragma unroll
+        for (int i = 0; i < kVecs; ++i) {
+          const int col = TileT::column(i, t);
+          if (col < p.dim)
+#pragma unroll
+            for (int e = 0; e < kVec; ++e) block_sum[col + e] = (slot == 0 ? 0.f : block_sum[col + e]) + grad_w[i][e];
+        }
+        if (t == 0) block_sum[p.dim] = (slot == 0 ? 0.f : block_sum[p.dim]) + grad_b;
+      }
+      __syncthreads();
+    }
+    for (int col = threadIdx.x; col <= p.dim; col += TileT::kBlockThreads) partial[col] = block_sum[col];
+  }
+}
+
+// Host side: pick the tile for the row length, instantiate, launch.
+template <template <typename, class> class KernelLauncher, typename T, typename Params>
+void dispatch_tile(ScalarKind kind, const Params& p, StreamHandle stream) {
+  const int tile = tile_index(p.dim, elements_per_vector(kind, p.vectorized));
+  auto run = [&](auto tile_tag, auto vec_tag) {
+    constexpr int kT = decltype(tile_tag)::value, kV = decltype(vec_tag)::value;
+    KernelLauncher<T, Tile<kT, kV>>::launch(p, stream);
+  };
+  auto with_vec = [&](auto tile_tag) {
+    if (p.vectorized)
+      run(tile_tag, std::integral_constant<int, int(16 / sizeof(T))>{});
+    else
+      run(tile_tag, std::integral_constant<int, 1>{});
+  };
+  switch (tile) {
+    case 0: with_vec(std::integral_constant<int, 0>{}); break;
+    case 1: with_vec(std::integral_constant<int, 1>{}); break;
+    case 2: with_vec(std::integral_constant<int, 2>{}); break;
+    case 3: with_vec(std::integral_constant<int, 3>{}); break;
+    default: throw std::invalid_argument("rdm::act: row length has no kernel tile (checked on the host before launch)");
+  }
+}
+
+template <typename T, class TileT>
+struct ForwardLauncher {
+  static void launch(const ForwardParams& p, StreamHandle stream) {
+    const int64_t blocks = (p.rows + TileT::kRowsPerBlock - 1) / TileT::kRowsPerBlock;
+    const unsigned grid = unsigned(blocks < 0x7fffffff ? blocks : 0x7fffffff);
+    launch_kernel("act_forward_kernel", forward_kernel<T, TileT>, dim3(grid), dim3(TileT::kBlockThreads), 0, stream, p);
+  }
+};
+
+template <typename T, class TileT>
+struct BackwardLauncher {
+  static void launch(const BackwardParams& p, StreamHandle stream) {
+    const size_t smem = TileT::kRowsPerBlock > 1 ? size_t(p.dim + 1) * sizeof(float) : 0;
+    launch_kernel("act_backward_kernel", backward_kernel<T, TileT>, dim3(p.num_blocks), dim3(TileT::kBlockThreads), smem,
+                  stream, p);
+  }
+};
+
+}  // namespace rdm::act
+
+// One instantiation per .cu file (per dtype and direction) so that builds parallelise.
+#define RDM_ACT_INSTANTIATE(direction, Params, Launcher, Kind, T)                                    \
+  template <>                                                                                       \
+  void rdm::act::direction##_launch<rdm::ScalarKind::Kind>(const rdm::act::Params& p,               \
+                                                           rdm::StreamHandle stream) {               \
+    rdm::act::dispatch_tile<rdm::act::Launcher, T>(rdm::ScalarKind::Kind, p, stream);                \
+  }
+#define RDM_ACT_INSTANTIATE_FORWARD(Kind, T) RDM_ACT_INSTANTIATE(forward, ForwardParams, ForwardLauncher, Kind, T)
+#define RDM_ACT_INSTANTIATE_BACKWARD(Kind, T) RDM_ACT_INSTANTIATE(backward, BackwardParams, BackwardLauncher, Kind, T)

@@ -1,0 +1,14 @@
+"""rdm: CUDA kernels and a recurrent-depth model layer for hybrid language models.
+
+Ops are `torch.library` custom ops (`torch.ops.rdm.<name>`) with typed wrappers in
+`rdm.ops`; their reference implementations (the CPU path and test oracle) are in
+`rdm.reference`. `torch.ops.rdm_simt.<name>` runs the CUDA kernels on the CPU through the
+SIMT emulation (see docs/kernels.md) when the package was built with it.
+"""
+from . import _loader
+from ._loader import HAS_SIMT, has_cuda_kernel
+from . import reference
+from . import ops
+
+__version__ = "0.1.0"
+__all__ = ["ops", "reference", "HAS_SIMT", "has_cuda_kernel", "__version__"]
