@@ -1,0 +1,122 @@
+"""Cases for rdm.ops.act_accumulate: one adaptive-computation-time halting step.
+
+Per position: p = sigmoid(h . w + b); positions still running whose cumulative
+probability crosses the threshold (or all running ones on the last step) halt with
+weight 1 - cum_p, other running ones get weight p, halted ones 0; the weighted h is
+added to h_acc and the weight to cum_p.
+"""
+from __future__ import annotations
+
+import torch
+
+from rdm.bench.harness import FWD, FWD_BWD, Case, CaseInputs, simt_op
+from rdm.bench.roofline import Cost
+
+THRESHOLD = 0.99
+# Positions whose halting decision is within this distance of the threshold are moved
+# to the halted state when inputs are built: there fp32 and the float64 oracle could
+# round to different decisions, a legitimate difference the check would call a bug.
+DECISION_MARGIN = 1e-3
+HALTED_FRACTION = 0.25  # mid-recurrence, some positions have already halted
+
+MODEL_DIMS = {"100M": 768, "500M": 1536, "1B": 2048}
+TOKENS = {  # label -> (batch, sequence)
+    "full": {"b8x2048": (8, 2048), "b1x4096": (1, 4096), "decode b64x1": (64, 1)},
+    "small": {"b1x512": (1, 512), "decode b64x1": (64, 1)},
+}
+# Few enough threads for the SIMT emulation; 192 is not a power of two on purpose.
+TINY_SHAPES = {"tiny D64 b2x8": (2, 8, 64), "tiny D192 b1x5": (1, 5, 192)}
+
+
+def act_accumulate_naive(h, halt_weight, halt_bias, h_acc, cum_p, threshold: float, is_last: bool):
+    """What one would write without the fused op: separate fp32 torch ops."""
+    h32 = h.float()
+    p = torch.sigmoid(torch.matmul(h32, halt_weight) + halt_bias)
+    running = cum_p < threshold
+    halt_now = running & ((cum_p + p >= threshold) | is_last)
+    weight = torch.where(halt_now, 1.0 - cum_p, torch.where(running, p, torch.zeros_like(p)))
+    h_acc_out = h_acc + weight.unsqueeze(-1) * h32
+    cum_p_out = cum_p + weight
+    return h_acc_out, cum_p_out, weight
+
+
+def _input_factory(batch: int, seq: int, dim: int):
+    def make_inputs(device: torch.device, dtype: torch.dtype, requires_grad: bool) -> CaseInputs:
+        # Built on the CPU from a fixed seed so every device and run sees the same data.
+        generator = torch.Generator().manual_seed(0)
+        h = torch.randn(batch, seq, dim, generator=generator).to(dtype)
+        halt_weight = torch.randn(dim, generator=generator) / dim**0.5  # logits ~ N(0, 1)
+        halt_bias = torch.randn(1, generator=generator)
+        h_acc = torch.randn(batch, seq, dim, generator=generator)
+        cum_p = torch.rand(batch, seq, generator=generator) * (THRESHOLD - DECISION_MARGIN)
+        halted = torch.rand(batch, seq, generator=generator) < HALTED_FRACTION
+        p = torch.sigmoid(h.double() @ halt_weight.double() + halt_bias.double())
+        ambiguous = (cum_p.double() + p - THRESHOLD).abs() < DECISION_MARGIN
+        cum_p = torch.where(halted | ambiguous, torch.ones_like(cum_p), cum_p)
+
+        tensors = [t.to(device).requires_grad_(requires_grad) for t in (h, halt_weight, halt_bias, h_acc, cum_p)]
+        grad_outputs = ()
+        if requires_grad:
+            grad_outputs = tuple(
+                torch.randn(shape, generator=generator).to(device)
+                for shape in ((batch, seq, dim), (batch, seq), (batch, seq))
+            )
+        return CaseInputs((*tensors, THRESHOLD, False), grad_outputs)
+
+    return make_inputs
+
+
+def _forward_cost(tokens: int, dim: int, dtype: torch.dtype) -> Cost:
+    elt = torch.finfo(dtype).bits // 8
+    read = tokens * dim * elt + tokens * dim * 4 + tokens * 4 + dim * 4  # h, h_acc, cum_p, w
+    write = tokens * dim * 4 + tokens * 4 + tokens * 4  # h_acc_out, cum_p_out, weight
+    return Cost(read + write, flops=4 * tokens * dim)  # dot product + weighted accumulate
+
+
+def _backward_cost(tokens: int, dim: int, dtype: torch.dtype) -> Cost:
+    elt = torch.finfo(dtype).bits // 8
+    # h, grad_h_acc_out, grads of cum_p_out and weight, cum_p, w
+    read = tokens * dim * elt + tokens * dim * 4 + 2 * tokens * 4 + tokens * 4 + dim * 4
+    # grad_h, grad_h_acc, grad_cum_p, grad_w, grad_b
+    write = tokens * dim * elt + tokens * dim * 4 + tokens * 4 + dim * 4 + 4
+    # dots grad_h_acc_out . h and dlogit * h summed into grad_w, and grad_h = weight*g + dlogit*w
+    return Cost(read + write, flops=8 * tokens * dim)
+
+
+def _cost_function(tokens: int, dim: int, mode: str):
+    def cost(dtype: torch.dtype) -> Cost:
+        forward = _forward_cost(tokens, dim, dtype)
+        return forward if mode == FWD else forward + _backward_cost(tokens, dim, dtype)
+
+    return cost
+
+
+def _case(label: str, batch: int, seq: int, dim: int, mode: str, with_simt: bool) -> Case:
+    return Case(
+        op="act_accumulate",
+        label=label,
+        shape=f"{batch}x{seq}x{dim}",
+        mode=mode,
+        make_inputs=_input_factory(batch, seq, dim),
+        cost=_cost_function(batch * seq, dim, mode),
+        kernel="rdm.ops:act_accumulate",
+        reference="rdm.reference:act_accumulate",
+        naive=act_accumulate_naive,
+        simt=simt_op("act_accumulate") if with_simt else None,
+    )
+
+
+def cases(size: str) -> list[Case]:
+    if size == "tiny":
+        shapes = [(label, batch, seq, dim) for label, (batch, seq, dim) in TINY_SHAPES.items()]
+    else:
+        shapes = [
+            (f"{model} {tokens_label}", batch, seq, dim)
+            for model, dim in MODEL_DIMS.items()
+            for tokens_label, (batch, seq) in TOKENS[size].items()
+        ]
+    return [
+        _case(label, batch, seq, dim, mode, with_simt=size == "tiny")
+        for label, batch, seq, dim in shapes
+        for mode in (FWD, FWD_BWD)
+    ]
