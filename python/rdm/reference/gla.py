@@ -55,7 +55,7 @@ def fused_recurrent_gla(q, k, v, g, scale=None, initial_state=None, cu_seqlens=N
 
 def _gla_batch(q, k, v, g, scale, initial_state):
     """``chunk_gla`` without ``cu_seqlens``."""
-    dtype = compute_dtype(q, k, v, g, initial_state)
+    dtype, out_dtype = compute_dtype(q, k, v, g, initial_state), v.dtype
     batch, length, heads, key_dim = q.shape
     if scale is None:
         scale = key_dim ** -0.5
@@ -88,5 +88,5 @@ def _gla_batch(q, k, v, g, scale, initial_state):
         k_decayed = k_c * (chunk_log_decay[:, :, None] - log_decay).exp()
         state = chunk_log_decay.exp()[..., None] * state + k_decayed.transpose(-1, -2) @ v_c
 
-    o = torch.cat(outputs, dim=2).transpose(1, 2).to(v.dtype)
+    o = torch.cat(outputs, dim=2).transpose(1, 2).to(out_dtype)
     return o, state
