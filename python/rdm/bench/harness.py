@@ -425,8 +425,10 @@ def _add_rates(results: list[Result]) -> None:
             row.speedup_vs_reference = reference.timing.median_ms / row.timing.median_ms
 
 
-def run_cases(cases: Sequence[Case], config: RunConfig, progress: TextIO = sys.stderr) -> list[Result]:
-    """Runs every case in every configured dtype, logging a line per case start and end."""
+def run_cases(cases: Sequence[Case], config: RunConfig, progress: Optional[TextIO] = None) -> list[Result]:
+    """Runs every case in every configured dtype, logging a line per case start and end
+    to `progress` (default: sys.stderr as it is at call time)."""
+    progress = progress or sys.stderr
     gpu = detect_gpu(device_name(config.device)) if config.device.type == "cuda" else None
     jobs = [(case, dtype) for case in cases for dtype in config.dtypes]
     results: list[Result] = []
