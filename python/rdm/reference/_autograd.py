@@ -1,8 +1,26 @@
 """Backward of a reference op by autograd through its forward (the CPU backward kernels)."""
+import contextlib
 from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
+
+
+@contextlib.contextmanager
+def _autograd_enabled():
+    """Grad mode on and the autograd dispatch keys back in play.
+
+    A backward kernel runs below the autograd layer (torch.compile's runtime excludes the
+    Autograd keys from the thread-local dispatch state), where enable_grad alone would
+    record nothing.
+    """
+    include = torch._C._dispatch_tls_local_include_set()
+    exclude = torch._C._dispatch_tls_local_exclude_set()
+    autograd = torch._C.DispatchKeySet(torch._C.DispatchKey.ADInplaceOrView)
+    for key in ("AutogradFunctionality", "AutogradOther", "AutogradNestedTensor"):
+        autograd = autograd | torch._C.DispatchKeySet(getattr(torch._C.DispatchKey, key))
+    with torch.enable_grad(), torch._C._ForceDispatchKeyGuard(include, exclude - autograd):
+        yield
 
 
 def grad_through(
@@ -17,7 +35,7 @@ def grad_through(
     that do not influence any output get zero gradients, never None.
     """
     args = list(args)
-    with torch.enable_grad():
+    with _autograd_enabled():
         for i in wrt:
             args[i] = args[i].detach().requires_grad_(True)
         outputs = forward(*args)
