@@ -174,6 +174,14 @@ def test_an_implementation_that_raises_is_an_error_row():
     assert "RuntimeError: kernel exploded" in row.detail
 
 
+def test_every_row_is_an_error_when_the_oracle_cannot_run():
+    rows = results_by_impl(dataclasses.replace(fake_case(), reference=scale_shift_raises))
+    assert set(rows) == {"reference", "naive"}
+    for row in rows.values():
+        assert row.status == "error" and row.timing is None
+        assert row.detail.startswith("reference in torch.float64 failed: RuntimeError")
+
+
 def test_nan_output_is_a_mismatch():
     row = results_by_impl(fake_case(naive=lambda x: torch.full_like(x, float("nan"))))["naive"]
     assert row.status == "mismatch" and row.max_abs_error["out0"] is None

@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional, Sequence, TextIO, Union
 
 import numpy as np
@@ -46,13 +47,14 @@ class Tolerance:
     atol: float
 
 
-# Keyed by the benchmark dtype: outputs stored in bf16/fp16 carry its rounding error
-# (2^-8 and 2^-11 relative); fp32 allows for reductions summed in a different order.
-DEFAULT_TOLERANCES: Mapping[torch.dtype, Tolerance] = {
+# Keyed by the benchmark dtype. Outputs stored in bf16/fp16 carry its rounding error
+# (2^-8 and 2^-11 relative), allowed four times over; fp32 allows for long reductions
+# summed in another order than the float64 oracle's.
+DEFAULT_TOLERANCES: Mapping[torch.dtype, Tolerance] = MappingProxyType({
     torch.bfloat16: Tolerance(rtol=1.6e-2, atol=1e-2),
     torch.float16: Tolerance(rtol=2e-3, atol=1e-3),
     torch.float32: Tolerance(rtol=1e-4, atol=1e-4),
-}
+})
 
 
 @dataclass
@@ -93,6 +95,7 @@ class Case:
     peers: tuple[Peer, ...] = ()
     simt: Optional[Target] = None  # torch.ops.rdm_simt.<op>; set on tiny cases only (it is slow)
     golden_dtype: torch.dtype = torch.float64  # the reference runs in this to produce the oracle
+    # keyed by benchmark dtype (a dataclass default must be hashable, hence the factory)
     tolerances: Mapping[torch.dtype, Tolerance] = field(default_factory=lambda: DEFAULT_TOLERANCES)
 
 
@@ -336,8 +339,9 @@ class Result:
 
 
 def _error_text(exc: BaseException) -> str:
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {first_line}"
+    """Exception type and first message line: torch's messages run on for pages."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def _synchronize(device: torch.device) -> None:
@@ -371,12 +375,13 @@ def run_case(case: Case, dtype: torch.dtype, config: RunConfig, gpu: Optional[Gp
         )
 
     impls = plan_implementations(case, dtype, config)
-    inputs = case.make_inputs(config.device, dtype, case.mode == FWD_BWD)
+    step = "building inputs"
     try:
+        inputs = case.make_inputs(config.device, dtype, case.mode == FWD_BWD)
+        step = f"reference in {case.golden_dtype}"
         golden = call(resolve(case.reference), cast_inputs(inputs, case.golden_dtype), case.mode)
-    except Exception as exc:  # every row is unverifiable without the oracle
-        detail = f"reference in {case.golden_dtype} failed: {_error_text(exc)}"
-        return [result(impl, ERROR, detail) for impl in impls]
+    except Exception as exc:  # without inputs or the oracle, no row can be checked
+        return [result(impl, ERROR, f"{step} failed: {_error_text(exc)}") for impl in impls]
     names = _output_names(inputs, len(golden), case.mode)
     tolerance = case.tolerances[dtype]
 
