@@ -42,25 +42,27 @@ def act_accumulate_naive(h, halt_weight, halt_bias, h_acc, cum_p, threshold: flo
 
 def _input_factory(batch: int, seq: int, dim: int):
     def make_inputs(device: torch.device, dtype: torch.dtype, requires_grad: bool) -> CaseInputs:
-        # Built on the CPU from a fixed seed so every device and run sees the same data.
-        generator = torch.Generator().manual_seed(0)
-        h = torch.randn(batch, seq, dim, generator=generator).to(dtype)
-        halt_weight = torch.randn(dim, generator=generator) / dim**0.5  # logits ~ N(0, 1)
-        halt_bias = torch.randn(1, generator=generator)
-        h_acc = torch.randn(batch, seq, dim, generator=generator)
-        cum_p = torch.rand(batch, seq, generator=generator) * (THRESHOLD - DECISION_MARGIN)
-        halted = torch.rand(batch, seq, generator=generator) < HALTED_FRACTION
+        # Drawn on the device itself: on the CPU, full-size inputs would take longer to
+        # build than the GPU takes to run the case.
+        generator = torch.Generator(device).manual_seed(0)
+
+        def draw(sampler, *shape):
+            return sampler(*shape, generator=generator, device=device)
+
+        h = draw(torch.randn, batch, seq, dim).to(dtype)
+        halt_weight = draw(torch.randn, dim) / dim**0.5  # logits ~ N(0, 1)
+        halt_bias = draw(torch.randn, 1)
+        h_acc = draw(torch.randn, batch, seq, dim)
+        cum_p = draw(torch.rand, batch, seq) * (THRESHOLD - DECISION_MARGIN)
+        halted = draw(torch.rand, batch, seq) < HALTED_FRACTION
         p = torch.sigmoid(h.double() @ halt_weight.double() + halt_bias.double())
         ambiguous = (cum_p.double() + p - THRESHOLD).abs() < DECISION_MARGIN
         cum_p = torch.where(halted | ambiguous, torch.ones_like(cum_p), cum_p)
 
-        tensors = [t.to(device).requires_grad_(requires_grad) for t in (h, halt_weight, halt_bias, h_acc, cum_p)]
+        tensors = [t.requires_grad_(requires_grad) for t in (h, halt_weight, halt_bias, h_acc, cum_p)]
         grad_outputs = ()
         if requires_grad:
-            grad_outputs = tuple(
-                torch.randn(shape, generator=generator).to(device)
-                for shape in ((batch, seq, dim), (batch, seq), (batch, seq))
-            )
+            grad_outputs = (draw(torch.randn, batch, seq, dim), draw(torch.randn, batch, seq), draw(torch.randn, batch, seq))
         return CaseInputs((*tensors, THRESHOLD, False), grad_outputs)
 
     return make_inputs
