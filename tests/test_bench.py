@@ -168,6 +168,15 @@ def test_gradients_are_checked_in_fwd_bwd_cases():
     assert "grad(arg0)" in rows["naive"].detail
 
 
+def test_mismatch_reports_use_output_and_argument_names():
+    case = dataclasses.replace(
+        fake_case(naive=scale_shift_wrong_gradient, mode=FWD_BWD), output_names=("y",), arg_names=("x",)
+    )
+    row = results_by_impl(case)["naive"]
+    assert set(row.max_abs_error) == {"y", "grad(x)"}
+    assert row.detail.startswith("grad(x):")
+
+
 def test_an_implementation_that_raises_is_an_error_row():
     row = results_by_impl(fake_case(naive=scale_shift_raises))["naive"]
     assert row.status == "error" and row.timing is None

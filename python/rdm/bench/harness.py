@@ -95,6 +95,9 @@ class Case:
     peers: tuple[Peer, ...] = ()
     simt: Optional[Target] = None  # torch.ops.rdm_simt.<op>; set on tiny cases only (it is slow)
     golden_dtype: torch.dtype = torch.float64  # the reference runs in this to produce the oracle
+    # Names in mismatch reports; positions ("out0", "grad(arg0)") where not given.
+    output_names: tuple[str, ...] = ()
+    arg_names: tuple[str, ...] = ()
     # keyed by benchmark dtype (a dataclass default must be hashable, hence the factory)
     tolerances: Mapping[torch.dtype, Tolerance] = field(default_factory=lambda: DEFAULT_TOLERANCES)
 
@@ -198,13 +201,17 @@ def call(fn: Callable[..., Any], inputs: CaseInputs, mode: str) -> list[Optional
     return outputs + list(grads)
 
 
-def _output_names(inputs: CaseInputs, count: int, mode: str) -> list[str]:
+def _result_names(case: Case, inputs: CaseInputs, count: int) -> list[str]:
+    """Names of the tensors `call` returns: outputs, then gradients of the inputs."""
     grad_names = [
-        f"grad(arg{index})"
+        f"grad({case.arg_names[index] if index < len(case.arg_names) else f'arg{index}'})"
         for index, arg in enumerate(inputs.args)
-        if mode == FWD_BWD and isinstance(arg, torch.Tensor) and arg.requires_grad
+        if case.mode == FWD_BWD and isinstance(arg, torch.Tensor) and arg.requires_grad
     ]
-    return [f"out{index}" for index in range(count - len(grad_names))] + grad_names
+    output_count = count - len(grad_names)
+    output_names = list(case.output_names[:output_count])
+    output_names += [f"out{index}" for index in range(len(output_names), output_count)]
+    return output_names + grad_names
 
 
 def cast_inputs(inputs: CaseInputs, dtype: torch.dtype) -> CaseInputs:
@@ -382,7 +389,7 @@ def run_case(case: Case, dtype: torch.dtype, config: RunConfig, gpu: Optional[Gp
         golden = call(resolve(case.reference), cast_inputs(inputs, case.golden_dtype), case.mode)
     except Exception as exc:  # without inputs or the oracle, no row can be checked
         return [result(impl, ERROR, f"{step} failed: {_error_text(exc)}") for impl in impls]
-    names = _output_names(inputs, len(golden), case.mode)
+    names = _result_names(case, inputs, len(golden))
     tolerance = case.tolerances[dtype]
 
     results = []

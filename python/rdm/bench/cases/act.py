@@ -105,6 +105,8 @@ def _case(label: str, batch: int, seq: int, dim: int, mode: str, with_simt: bool
         reference="rdm.reference:act_accumulate",
         naive=act_accumulate_naive,
         simt=simt_op("act_accumulate") if with_simt else None,
+        output_names=("h_acc_out", "cum_p_out", "weight"),
+        arg_names=("h", "halt_weight", "halt_bias", "h_acc", "cum_p"),
     )
 
 
