@@ -207,8 +207,10 @@ def test_compiled_and_simt_rows_are_planned_only_when_asked():
 
 
 def test_peers_appear_only_when_available_and_supported():
-    available = harness.Peer("peer_ok", scale_shift, available=lambda: True, devices=("cpu",))
-    missing = harness.Peer("peer_missing", scale_shift, available=lambda: False, devices=("cpu",))
+    available = harness.Peer("peer_ok", scale_shift, available=harness.importable("json"), devices=("cpu",))
+    missing = harness.Peer(
+        "peer_missing", scale_shift, available=harness.importable("no_such_library_xyz"), devices=("cpu",)
+    )
     bf16_only = harness.Peer("peer_bf16", scale_shift, available=lambda: True, dtypes=(torch.bfloat16,), devices=("cpu",))
     cuda_only = harness.Peer("peer_cuda", scale_shift, available=lambda: True)
     case = dataclasses.replace(fake_case(), peers=(available, missing, bf16_only, cuda_only))

@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import importlib
 import importlib.metadata
+import importlib.util
 import json
 import math
 import platform
@@ -74,8 +75,8 @@ class Peer:
     """Another library's implementation of the same computation (mamba_ssm, fla, ...)."""
 
     name: str
-    target: Target
-    available: Callable[[], bool]  # e.g. the package is importable; checked before planning
+    target: Target  # usually an adapter in the case module that imports the library lazily
+    available: Callable[[], bool]  # e.g. importable("mamba_ssm"); a peer not available has no row
     dtypes: Optional[tuple[torch.dtype, ...]] = None  # None: every dtype
     devices: tuple[str, ...] = ("cuda",)
 
@@ -100,6 +101,11 @@ class Case:
     arg_names: tuple[str, ...] = ()
     # keyed by benchmark dtype (a dataclass default must be hashable, hence the factory)
     tolerances: Mapping[torch.dtype, Tolerance] = field(default_factory=lambda: DEFAULT_TOLERANCES)
+
+
+def importable(module_name: str) -> Callable[[], bool]:
+    """Availability test of a peer library that finds it without importing it."""
+    return lambda: importlib.util.find_spec(module_name) is not None
 
 
 def resolve(target: Target) -> Callable[..., Any]:

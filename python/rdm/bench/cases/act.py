@@ -20,11 +20,12 @@ DECISION_MARGIN = 1e-3
 HALTED_FRACTION = 0.25  # mid-recurrence, some positions have already halted
 
 MODEL_DIMS = {"100M": 768, "500M": 1536, "1B": 2048}
-TOKENS = {  # label -> (batch, sequence)
+TOKENS = {  # per size: label -> (batch, sequence)
     "full": {"b8x2048": (8, 2048), "b1x4096": (1, 4096), "decode b64x1": (64, 1)},
     "small": {"b1x512": (1, 512), "decode b64x1": (64, 1)},
 }
-# Few enough threads for the SIMT emulation; 192 is not a power of two on purpose.
+# Few enough threads for the SIMT emulation; D=192 and 5 tokens are not powers of two so
+# that the kernels' partial-tile paths run too.
 TINY_SHAPES = {"tiny D64 b2x8": (2, 8, 64), "tiny D192 b1x5": (1, 5, 192)}
 
 
