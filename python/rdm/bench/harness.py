@@ -447,7 +447,7 @@ def run_cases(cases: Sequence[Case], config: RunConfig, progress: Optional[TextI
     """Runs every case in every configured dtype, logging a line per case start and end
     to `progress` (default: sys.stderr as it is at call time)."""
     progress = progress or sys.stderr
-    gpu = detect_gpu(device_name(config.device)) if config.device.type == "cuda" else None
+    gpu = _detected_gpu(config.device)
     jobs = [(case, dtype) for case in cases for dtype in config.dtypes]
     results: list[Result] = []
     for index, (case, dtype) in enumerate(jobs, start=1):
@@ -481,13 +481,16 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or "cpu"
 
 
+def _detected_gpu(device: torch.device) -> Optional[GpuPeaks]:
+    return detect_gpu(device_name(device)) if device.type == "cuda" else None
+
+
 def roofline_note(device: torch.device) -> str:
     if device.type != "cuda":
         return "no roofline fraction: CPU run (floors are defined for GPUs only)"
-    name = device_name(device)
-    gpu = detect_gpu(name)
+    gpu = _detected_gpu(device)
     if gpu is None:
-        return f"no roofline fraction: unknown GPU {name!r} (add it to rdm/bench/roofline.py)"
+        return f"no roofline fraction: unknown GPU {device_name(device)!r} (add it to rdm/bench/roofline.py)"
     return (
         f"roofline: {gpu.name} peaks {gpu.hbm_bytes_per_s / 1e12:.2f} TB/s, "
         f"{gpu.bf16_flops_per_s / 1e12:.0f} TFLOP/s bf16, {gpu.fp32_flops_per_s / 1e12:.0f} TFLOP/s fp32; "
@@ -560,6 +563,7 @@ def environment(device: torch.device) -> dict[str, Any]:
     except importlib.metadata.PackageNotFoundError:
         rdm_version = "not installed"
     status = _git("status", "--porcelain", "--untracked-files=no")
+    gpu = _detected_gpu(device)
     return {
         "device": str(device),
         "device_name": device_name(device),
@@ -573,6 +577,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "git_dirty": None if status is None else bool(status),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "roofline": roofline_note(device),
+        "gpu_peaks": None if gpu is None else dataclasses.asdict(gpu),
     }
 
 
