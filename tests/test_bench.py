@@ -218,6 +218,19 @@ def test_peers_appear_only_when_available_and_supported():
     assert names == ["reference", "naive", "peer_ok"]
 
 
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_rows_are_checked_and_timed_with_events():
+    config = RunConfig(torch.device("cuda"), (torch.bfloat16,), compile=False, simt=False, repeats=3, warmup=1)
+    gpu = roofline.detect_gpu(torch.cuda.get_device_name())
+    rows = results_by_impl(fake_case(), config=config, dtype=torch.bfloat16, gpu=gpu)
+    assert set(rows) == {"rdm", "reference", "naive"}
+    for row in rows.values():
+        assert row.status == "ok", row.detail
+        assert len(row.timing.samples_ms) == 3 and row.timing.median_ms > 0
+        assert (row.fraction_of_floor is None) == (gpu is None)
+
+
 # ----------------------------------------------------------------------------- reporting
 
 
