@@ -283,6 +283,13 @@ def test_cli_lists_act_cases_without_running_them(capsys):
     assert "1B b1x512" in listing and "tiny D64 b2x8" in listing and "rdm_simt" in listing
 
 
+def test_cli_lists_a_gpu_plan_without_a_gpu(capsys):
+    assert cli.main(["--list", "--ops", "act", "--device", "cuda", "--dtype", "bf16"]) == 0
+    listing = capsys.readouterr().out
+    assert "1B b8x2048" in listing  # full sizes by default on cuda
+    assert "rdm, reference, reference+compile, naive, naive+compile" in listing
+
+
 def test_cli_rejects_unknown_op_and_dtype():
     with pytest.raises(SystemExit) as unknown_op:
         cli.main(["--list", "--ops", "nope", "--device", "cpu"])

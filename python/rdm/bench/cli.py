@@ -63,7 +63,8 @@ def _config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[
     device_type = args.device
     if device_type == "auto":
         device_type = "cuda" if torch.cuda.is_available() else "cpu"
-    if device_type == "cuda" and not torch.cuda.is_available():
+    # --list runs nothing, so it may show a GPU run's plan on a machine without one.
+    if device_type == "cuda" and not torch.cuda.is_available() and not args.list:
         parser.error("--device cuda: no CUDA device is available")
     if args.simt and device_type != "cpu":
         parser.error("--simt emulates the kernels on the CPU: use it with --device cpu")
