@@ -498,6 +498,14 @@ def roofline_note(device: torch.device) -> str:
     )
 
 
+def _significant(value: float, digits: int) -> str:
+    """`digits` significant digits in fixed point (no exponent, no dangling '.'), for times."""
+    if value <= 0:
+        return "0"
+    decimals = max(digits - 1 - math.floor(math.log10(value)), 0)
+    return f"{value:.{decimals}f}"
+
+
 def _number(value: Optional[float], spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -513,8 +521,8 @@ def _cells(row: Result) -> tuple[str, ...]:
     return (
         row.op, row.case, row.mode, row.impl, row.dtype, row.shape,
         row.status.upper() if row.failed else row.status,  # failures stand out in a long table
-        "-" if timing is None else f"{timing.median_ms:#.4g}",  # '#' keeps trailing zeros: aligned digits
-        "-" if timing is None else f"{timing.p10_ms:#.3g}-{timing.p90_ms:#.3g}",
+        "-" if timing is None else _significant(timing.median_ms, 4),
+        "-" if timing is None else f"{_significant(timing.p10_ms, 3)}-{_significant(timing.p90_ms, 3)}",
         _number(row.gb_per_s, ".1f"),
         _number(row.tflop_per_s, ".3g"),
         "-" if row.fraction_of_floor is None else f"{row.fraction_of_floor * 100:.1f}",
