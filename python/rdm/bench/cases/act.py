@@ -82,7 +82,8 @@ def _backward_cost(tokens: int, dim: int, dtype: torch.dtype) -> Cost:
     read = tokens * dim * elt + tokens * dim * 4 + 2 * tokens * 4 + tokens * 4 + dim * 4
     # grad_h, grad_h_acc, grad_cum_p, grad_w, grad_b
     write = tokens * dim * elt + tokens * dim * 4 + tokens * 4 + dim * 4 + 4
-    # dots grad_h_acc_out . h and dlogit * h summed into grad_w, and grad_h = weight*g + dlogit*w
+    # 2ND for the dot grad_h_acc_out . h (the gradient of p), 2ND for grad_w = sum dlogit * h,
+    # 4ND for grad_h = weight * grad_h_acc_out + dlogit * w
     return Cost(read + write, flops=8 * tokens * dim)
 
 
