@@ -1,10 +1,9 @@
-"""Fast tests of the rdm-bench harness, on the CPU and without the compiled library.
+"""Fast tests of the rdm-bench harness, on the CPU.
 
 A fake op built from plain torch functions stands in for the rdm kernels, so these
 tests exercise the harness logic (checking, timing, reporting, CLI), not the kernels.
 """
 import dataclasses
-import importlib.util
 import json
 import sys
 import types
@@ -13,24 +12,10 @@ import pytest
 import torch
 
 
-def _make_bench_importable_without_build():
-    """`rdm/__init__.py` loads the compiled `_C.so`; the harness does not need it. If
-    importing `rdm` fails, an empty package stands in so that `rdm.bench` still imports
-    (the same arrangement as tests/reference/oracles.py)."""
-    try:
-        import rdm  # noqa: F401
-    except ImportError:
-        package = types.ModuleType("rdm")
-        package.__path__ = list(importlib.util.find_spec("rdm").submodule_search_locations)
-        sys.modules["rdm"] = package
-
-
-_make_bench_importable_without_build()
-
-from rdm.bench import cases as registry  # noqa: E402
-from rdm.bench import cli, harness, roofline  # noqa: E402
-from rdm.bench.harness import FWD, FWD_BWD, Case, CaseInputs, RunConfig  # noqa: E402
-from rdm.bench.roofline import Cost  # noqa: E402
+from rdm.bench import cases as registry
+from rdm.bench import cli, harness, roofline
+from rdm.bench.harness import FWD, FWD_BWD, Case, CaseInputs, RunConfig
+from rdm.bench.roofline import Cost
 
 
 # ----------------------------------------------------------------------------- a fake op: y = 2x + 1
