@@ -1,0 +1,107 @@
+// Synchronisation state of the block being emulated: the block-wide barrier, the warp
+// exchanges behind every warp collective, divergence and deadlock detection, timeouts and
+// launch abort. One block runs at a time, so there is a single instance.
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "call_site.h"
+
+namespace rdm::simt::detail {
+
+// Bytes one lane contributes to a warp exchange (the largest user, mma, needs 24).
+inline constexpr std::size_t kWarpSlotBytes = 32;
+struct alignas(16) WarpSlot {
+  unsigned char bytes[kWarpSlotBytes];
+};
+
+// The value lane `lane` published in a warp exchange.
+template <class T>
+T slot_value(const WarpSlot* slots, unsigned lane) {
+  T out;
+  std::memcpy(&out, slots[lane].bytes, sizeof(T));
+  return out;
+}
+
+struct BarrierResult {
+  unsigned true_count;    // participants whose predicate was non-zero
+  unsigned participants;  // threads that took part (exited threads do not)
+};
+
+class BlockSync {
+ public:
+  // Prepares for a block of `nthreads` threads. Called only while no kernel thread runs.
+  void reset(unsigned nthreads, std::chrono::nanoseconds timeout);
+
+  // Block-wide barrier of the calling kernel thread. `op` names the CUDA function.
+  BarrierResult barrier(const char* op, const CallSite& site, bool predicate);
+
+  // Warp collective of the calling kernel thread: publishes `bytes` bytes of `data` and
+  // returns the 32 slots of its warp once every lane of the warp has published (slots of
+  // lanes that do not exist in a partial warp are unspecified). The slots stay valid until
+  // the caller's next collective.
+  const WarpSlot* warp_exchange(const char* op, const CallSite& site, unsigned mask, const void* data,
+                                std::size_t bytes);
+
+  // Lanes of the caller's warp that exist and have not exited.
+  unsigned active_lanes();
+
+  // Called by the pool once per thread, after the kernel body returned or unwound.
+  void thread_exited();
+
+  // Records `message` as the launch's error (the first one wins) and wakes every waiter.
+  void abort(std::string message);
+
+  // The error recorded for the current block, empty if none. Called by the launcher.
+  std::string error();
+
+ private:
+  struct Phase {
+    CallSite site;
+    const char* op = "";
+    unsigned first_thread = 0;
+  };
+  struct Warp {
+    std::condition_variable cv;
+    std::uint32_t existing = 0;    // lanes present in this warp
+    std::uint32_t exited = 0;      // lanes whose kernel body has returned
+    std::uint32_t arrived = 0;     // lanes waiting in the open collective `phase`
+    std::uint32_t at_barrier = 0;  // lanes waiting at the block barrier
+    std::uint64_t generation = 0;  // completed collectives; its parity selects the slot buffer
+    Phase phase;
+    WarpSlot slots[2][32];
+  };
+
+  template <class Done>
+  void wait_locked(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, Done done);
+  [[noreturn]] void fail_locked(std::string message);
+  void abort_locked(std::string message);
+  void complete_barrier_locked();
+  std::string describe_thread(unsigned linear) const;
+  std::string timeout_report_locked() const;
+
+  std::mutex mutex_;
+  std::condition_variable barrier_cv_;
+  std::vector<std::unique_ptr<Warp>> warps_;  // grown on demand, reused across blocks
+  unsigned nwarps_ = 0;
+  unsigned live_ = 0;  // threads that have not exited
+  unsigned barrier_arrived_ = 0;
+  unsigned barrier_true_ = 0;
+  std::uint64_t barrier_generation_ = 0;
+  Phase barrier_phase_;
+  BarrierResult barrier_result_{};
+  std::chrono::nanoseconds timeout_{};
+  bool aborted_ = false;
+  std::string error_;
+};
+
+BlockSync& block_sync();
+
+}  // namespace rdm::simt::detail

@@ -1,0 +1,175 @@
+#include "launch.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "block_sync.h"
+#include "builtins.h"
+#include "call_site.h"
+#include "cp_async.h"
+#include "shared_memory.h"
+
+namespace rdm::simt {
+
+namespace {
+
+constexpr unsigned kMaxThreadsPerBlock = 1024;
+constexpr std::size_t kMaxDynamicSharedBytes = 227 * 1024;  // sm_90 opt-in maximum per block
+constexpr double kDefaultTimeoutSeconds = 10.0;
+
+std::string dim_str(const dim3& d) {
+  return "(" + std::to_string(d.x) + "," + std::to_string(d.y) + "," + std::to_string(d.z) + ")";
+}
+
+// OS threads that run the CUDA threads of a block. Worker i always emulates linear thread
+// i; the pool grows to the largest block seen and lives until process exit.
+class ThreadPool {
+ public:
+  ~ThreadPool() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+      for (auto& w : workers_) w->wake.notify_one();
+    }
+    for (auto& w : workers_) w->thread.join();
+  }
+
+  // Runs `thunk(ctx)` on workers 0..nthreads-1 and returns when all of them finished.
+  void run_block(unsigned nthreads, KernelThunk thunk, const void* ctx) {
+    std::unique_lock lock(mutex_);
+    while (workers_.size() < nthreads) {
+      auto w = std::make_unique<Worker>();
+      Worker* raw = w.get();
+      const auto index = static_cast<unsigned>(workers_.size());
+      workers_.push_back(std::move(w));
+      raw->thread = std::thread([this, raw, index] { worker_loop(*raw, index); });
+    }
+    thunk_ = thunk;
+    ctx_ = ctx;
+    remaining_ = nthreads;
+    for (unsigned i = 0; i < nthreads; ++i) {
+      ++workers_[i]->ticket;
+      workers_[i]->wake.notify_one();
+    }
+    done_.wait(lock, [this] { return remaining_ == 0; });
+  }
+
+ private:
+  struct Worker {
+    std::thread thread;
+    std::condition_variable wake;
+    unsigned long long ticket = 0;  // bumped once per block this worker must run
+  };
+
+  void worker_loop(Worker& self, unsigned index) {
+    unsigned long long seen = 0;
+    for (;;) {
+      KernelThunk thunk;
+      const void* ctx;
+      {
+        std::unique_lock lock(mutex_);
+        self.wake.wait(lock, [&] { return stop_ || self.ticket != seen; });
+        if (stop_) return;
+        seen = self.ticket;
+        thunk = thunk_;
+        ctx = ctx_;
+      }
+      run_thread(index, thunk, ctx);
+      std::lock_guard lock(mutex_);
+      if (--remaining_ == 0) done_.notify_one();
+    }
+  }
+
+  static void run_thread(unsigned index, KernelThunk thunk, const void* ctx) {
+    const dim3& b = detail::g_grid.block_dim;
+    detail::t_thread = {{index % b.x, index / b.x % b.y, index / (b.x * b.y)}, index, true};
+    detail::cp_async_reset_thread();
+    detail::BlockSync& sync = detail::block_sync();
+    try {
+      thunk(ctx);
+    } catch (const detail::LaunchAborted&) {
+      // The error is already recorded.
+    } catch (const std::exception& e) {
+      sync.abort("exception thrown in thread " + std::to_string(index) + ": " + e.what());
+    } catch (...) {
+      sync.abort("unknown exception thrown in thread " + std::to_string(index));
+    }
+    sync.thread_exited();
+    detail::t_thread.in_kernel = false;
+  }
+
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  KernelThunk thunk_ = nullptr;
+  const void* ctx_ = nullptr;
+  unsigned remaining_ = 0;
+  bool stop_ = false;
+};
+
+std::chrono::nanoseconds barrier_timeout() {
+  double seconds = kDefaultTimeoutSeconds;
+  if (const char* env = std::getenv("RDM_SIMT_TIMEOUT_S"); env != nullptr && env[0] != '\0') {
+    char* end = nullptr;
+    seconds = std::strtod(env, &end);
+    if (*end != '\0' || !(seconds > 0))
+      throw LaunchError(std::string("rdm SIMT: RDM_SIMT_TIMEOUT_S='") + env + "' is not a positive number");
+  }
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(seconds));
+}
+
+void validate(const std::string& context, dim3 grid, dim3 block, std::size_t smem) {
+  const auto fail = [&](const std::string& why) {
+    throw LaunchError(context + ": invalid configuration argument: " + why);
+  };
+  const unsigned long long threads = 1ull * block.x * block.y * block.z;
+  if (threads == 0) fail("the block has 0 threads");
+  if (threads > kMaxThreadsPerBlock || block.x > 1024 || block.y > 1024 || block.z > 64)
+    fail("at most 1024 threads per block and blockDim <= (1024,1024,64)");
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0) fail("the grid has 0 blocks");
+  if (grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535) fail("gridDim must be <= (2^31-1,65535,65535)");
+  if (smem > kMaxDynamicSharedBytes)
+    fail(std::to_string(smem) + " bytes of dynamic shared memory exceed the 227 KiB per block");
+}
+
+}  // namespace
+
+void run_grid(const char* kernel_name, dim3 grid, dim3 block, std::size_t dynamic_smem_bytes, KernelThunk thunk,
+              const void* ctx) {
+  const std::string context = std::string("rdm SIMT: launch of kernel '") + kernel_name + "' with grid " +
+                              dim_str(grid) + ", block " + dim_str(block) + ", " +
+                              std::to_string(dynamic_smem_bytes) + " bytes of dynamic shared memory";
+  if (detail::t_thread.in_kernel)
+    throw LaunchError(context + ": launches from inside a kernel are not supported");
+  validate(context, grid, block, dynamic_smem_bytes);
+  const auto timeout = barrier_timeout();
+
+  // One launch at a time: the static __shared__ variables, the block state and the
+  // built-ins exist once.
+  static std::mutex launch_mutex;
+  static ThreadPool pool;
+  std::lock_guard launch_lock(launch_mutex);
+  detail::prepare_shared_memory(dynamic_smem_bytes);
+  detail::g_grid.block_dim = block;
+  detail::g_grid.grid_dim = grid;
+  const unsigned nthreads = block.x * block.y * block.z;
+  detail::BlockSync& sync = detail::block_sync();
+  for (unsigned z = 0; z < grid.z; ++z)
+    for (unsigned y = 0; y < grid.y; ++y)
+      for (unsigned x = 0; x < grid.x; ++x) {
+        detail::g_grid.block_idx = {x, y, z};
+        detail::poison_shared_memory();
+        sync.reset(nthreads, timeout);
+        pool.run_block(nthreads, thunk, ctx);
+        if (std::string error = sync.error(); !error.empty())
+          throw LaunchError(context + " failed in block " + dim_str(dim3(x, y, z)) + ": " + error);
+      }
+}
+
+}  // namespace rdm::simt
