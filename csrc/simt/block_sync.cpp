@@ -183,6 +183,7 @@ const WarpSlot* BlockSync::warp_exchange(const char* op, const CallSite& site, u
 unsigned BlockSync::active_lanes() {
   const Warp& warp = *warps_[warp_id()];
   std::lock_guard lock(mutex_);
+  if (aborted_) throw LaunchAborted{};
   return warp.existing & ~warp.exited;
 }
 

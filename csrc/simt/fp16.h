@@ -1,6 +1,6 @@
 // __half and __nv_bfloat16 (and their pairs) for host compilation, without the CUDA
-// toolkit. Conversions round to nearest even and are bit-identical to CUDA's, NaN becoming
-// the canonical 0x7fff; arithmetic goes through float, which rounds correctly for + - * /
+// toolkit. Conversions round to nearest even and are bit-identical to CUDA's host
+// implementation (checked over all 2^32 floats), NaN becoming the canonical 0x7fff; arithmetic goes through float, which rounds correctly for + - * /
 // because float has more than twice the precision plus two bits of either format.
 #pragma once
 #include <bit>
@@ -13,16 +13,18 @@
 namespace rdm::simt::detail {
 
 // A 16-bit IEEE-style format: 1 sign bit, kExpBits exponent bits, kMantBits mantissa bits.
-template <int kExpBits, int kMantBits>
+// kWidenKeepsNaN: CUDA widens bf16 NaNs bit by bit but turns every half NaN into 0x7fffffff.
+template <int kExpBits, int kMantBits, bool kWidenKeepsNaN>
 struct Format16 {
+  static constexpr bool kKeepsNaN = kWidenKeepsNaN;
   static constexpr int kExp = kExpBits;
   static constexpr int kMant = kMantBits;
   static constexpr int kBias = (1 << (kExpBits - 1)) - 1;
   static constexpr std::uint16_t kInf = static_cast<std::uint16_t>(((1u << kExpBits) - 1u) << kMantBits);
   static constexpr std::uint16_t kCanonicalNaN = 0x7fff;
 };
-using HalfFormat = Format16<5, 10>;
-using BFloat16Format = Format16<8, 7>;
+using HalfFormat = Format16<5, 10, false>;
+using BFloat16Format = Format16<8, 7, true>;
 
 // Rounds a double to the nearest value of format F (ties to even). Every float converts to
 // double exactly, so this is also the float conversion.
@@ -56,8 +58,10 @@ float widen(std::uint16_t h) {
   const std::uint32_t sign = static_cast<std::uint32_t>(h >> 15) << 31;
   const std::uint32_t exponent = (h >> F::kMant) & ((1u << F::kExp) - 1u);
   const std::uint32_t mantissa = h & ((1u << F::kMant) - 1u);
-  if (exponent == (1u << F::kExp) - 1u)  // Inf / NaN, keeping the payload
+  if (exponent == (1u << F::kExp) - 1u) {
+    if (mantissa != 0 && !F::kKeepsNaN) return std::bit_cast<float>(0x7fff'ffffu);
     return std::bit_cast<float>(sign | 0x7f80'0000u | (mantissa << (23 - F::kMant)));
+  }
   if (exponent == 0) {
     const float magnitude = std::ldexp(static_cast<float>(mantissa), 1 - F::kBias - F::kMant);
     return sign ? -magnitude : magnitude;
