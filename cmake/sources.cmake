@@ -5,6 +5,11 @@ set(RDM_COMMON_SOURCES
   csrc/registration/schemas.cpp
   csrc/registration/library.cpp
   csrc/ops/act_accumulate_check.cpp
+  csrc/ops/check_common.cpp
+  csrc/ops/selective_scan_check.cpp
+  csrc/ops/gla_check.cpp
+  csrc/ops/attention_check.cpp
+  csrc/ops/moe_check.cpp
 )
 
 # Kernel implementations (TORCH_LIBRARY_IMPL for the CUDA key, or for the CPU key of

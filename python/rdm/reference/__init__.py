@@ -5,5 +5,19 @@ kernels, the oracle of the tests and the baseline of the benchmarks: readable, v
 fp32 math (fp64 when given fp64 inputs).
 """
 from .act import act_accumulate
+from .attention import sliding_window_attention
+from .gla import chunk_gla, fused_recurrent_gla
+from .moe import grouped_gemm, moe_permute, moe_unpermute
+from .selective_scan import selective_scan, selective_state_update
 
-__all__ = ["act_accumulate"]
+__all__ = [
+    "act_accumulate",
+    "selective_scan",
+    "selective_state_update",
+    "chunk_gla",
+    "fused_recurrent_gla",
+    "sliding_window_attention",
+    "grouped_gemm",
+    "moe_permute",
+    "moe_unpermute",
+]

@@ -1,0 +1,53 @@
+// Building blocks of the ops' input validation. Every check raises with a message of the
+// form "<op>: <arg> must <requirement>, got <what it got>".
+#pragma once
+#include <ATen/ATen.h>
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace rdm::check {
+
+// fp32/fp16/bf16, or float64 (gradcheck and the float64 oracles run the references in it).
+bool is_activation_type(at::ScalarType t);
+
+// The dtype of parameters and states that are fp32 for fp32/fp16/bf16 activations:
+// float64 when the activations are float64, so that a float64 run is float64 throughout.
+at::ScalarType param_type(at::ScalarType activation);
+
+// "float32", or "float64 (as <activation_name> is float64)".
+std::string param_type_name(at::ScalarType activation, const char* activation_name);
+
+// Activations: fp32/fp16/bf16/fp64.
+void activation(const char* op, const at::Tensor& t, const char* name);
+
+// t must have one of the given dtypes; `requirement` spells them out for the message.
+void dtype_in(const char* op, const at::Tensor& t, const char* name, std::initializer_list<at::ScalarType> allowed,
+              const std::string& requirement);
+
+// t.sizes() == expected; `layout` names the dimensions, e.g. "(batch, dim, N)".
+void shape(const char* op, const at::Tensor& t, const char* name, at::IntArrayRef expected, const char* layout);
+
+// Every named tensor is on reference's device (nullptr entries: absent optionals).
+using Named = std::pair<const at::Tensor*, const char*>;
+void same_device(const char* op, const at::Tensor& reference, const char* reference_name,
+                 std::initializer_list<Named> tensors);
+inline const at::Tensor* maybe(const std::optional<at::Tensor>& t) { return t ? &*t : nullptr; }
+
+// t's values on the CPU for a value check, or nothing for tensors without data (the Meta
+// tensors that fake kernels see under torch.compile). A CUDA tensor is copied (a sync):
+// only the reference path runs on CUDA today, and it reads these values anyway.
+std::optional<at::Tensor> values_on_cpu(const at::Tensor& t);
+
+// Checks cu_seqlens (int32 (S + 1,), 0 = cu[0] < cu[1] < ... < cu[S] = length, values read
+// when available) and returns S. Packed sequences share one batch row: batch_tensor (named
+// batch_name) must have size 1 in dim 0.
+int64_t cu_seqlens(const char* op, const at::Tensor& cu_seqlens, int64_t length, const at::Tensor& batch_tensor,
+                   const char* batch_name);
+
+// A `float? scale` must be finite when given.
+void scale(const char* op, const std::optional<double>& scale);
+
+}  // namespace rdm::check
