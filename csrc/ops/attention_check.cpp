@@ -15,7 +15,7 @@ void check_sliding_window_attention(const at::Tensor& q, const at::Tensor& k, co
   TORCH_CHECK(q.dim() == 4 && q.size(1) >= 1 && q.size(2) >= 1 && q.size(3) >= 1, kOp,
               ": q must have shape (B, Tq, H, D) with Tq, H, D >= 1, got ", q.sizes());
   check::activation(kOp, q, "q");
-  const std::string q_dtype = std::string("q's dtype ") + c10::toString(q.scalar_type());
+  const std::string q_dtype = check::dtype_of("q", q);
   const int64_t heads = q.size(2);
 
   TORCH_CHECK(k.dim() == 4 && k.size(0) == q.size(0) && k.size(1) >= q.size(1) && k.size(2) >= 1 &&

@@ -4,6 +4,12 @@
 
 namespace rdm::check {
 
+std::string dtype_name(at::ScalarType t) { return std::string(c10::getDtypeNames(t).first); }
+
+std::string dtype_of(const char* name, const at::Tensor& t) {
+  return std::string(name) + "'s dtype " + dtype_name(t.scalar_type());
+}
+
 bool is_activation_type(at::ScalarType t) {
   return t == at::kFloat || t == at::kHalf || t == at::kBFloat16 || t == at::kDouble;
 }
@@ -16,16 +22,22 @@ std::string param_type_name(at::ScalarType activation, const char* activation_na
   return activation == at::kDouble ? std::string("float64 (as ") + activation_name + " is float64)" : "float32";
 }
 
+std::string or_param_type(const std::string& activation_requirement, at::ScalarType activation,
+                          const char* activation_name) {
+  if (activation == param_type(activation)) return activation_requirement;
+  return activation_requirement + " or " + param_type_name(activation, activation_name);
+}
+
 void activation(const char* op, const at::Tensor& t, const char* name) {
   TORCH_CHECK(is_activation_type(t.scalar_type()), op, ": ", name,
-              " must be float32, float16 or bfloat16 (or float64), got ", t.scalar_type());
+              " must be float32, float16 or bfloat16 (or float64), got ", dtype_name(t.scalar_type()));
 }
 
 void dtype_in(const char* op, const at::Tensor& t, const char* name, std::initializer_list<at::ScalarType> allowed,
               const std::string& requirement) {
   bool ok = false;
   for (auto type : allowed) ok = ok || t.scalar_type() == type;
-  TORCH_CHECK(ok, op, ": ", name, " must be ", requirement, ", got ", t.scalar_type());
+  TORCH_CHECK(ok, op, ": ", name, " must be ", requirement, ", got ", dtype_name(t.scalar_type()));
 }
 
 void shape(const char* op, const at::Tensor& t, const char* name, at::IntArrayRef expected, const char* layout) {
@@ -49,7 +61,7 @@ std::optional<at::Tensor> values_on_cpu(const at::Tensor& t) {
 
 int64_t cu_seqlens(const char* op, const at::Tensor& cu_seqlens, int64_t length, const at::Tensor& batch_tensor,
                    const char* batch_name) {
-  TORCH_CHECK(cu_seqlens.scalar_type() == at::kInt, op, ": cu_seqlens must be int32, got ", cu_seqlens.scalar_type());
+  dtype_in(op, cu_seqlens, "cu_seqlens", {at::kInt}, "int32");
   TORCH_CHECK(cu_seqlens.dim() == 1 && cu_seqlens.size(0) >= 2, op,
               ": cu_seqlens must have shape (S + 1,) with S >= 1 sequences, got ", cu_seqlens.sizes());
   TORCH_CHECK(batch_tensor.size(0) == 1, op, ": cu_seqlens packs the sequences into one batch row, so ", batch_name,

@@ -10,6 +10,12 @@
 
 namespace rdm::check {
 
+// torch's name of a dtype ("float32", "bfloat16", "int64"), as users write it.
+std::string dtype_name(at::ScalarType t);
+
+// "<name>'s dtype <dtype>", for messages that ask for another tensor's dtype.
+std::string dtype_of(const char* name, const at::Tensor& t);
+
 // fp32/fp16/bf16, or float64 (gradcheck and the float64 oracles run the references in it).
 bool is_activation_type(at::ScalarType t);
 
@@ -19,6 +25,10 @@ at::ScalarType param_type(at::ScalarType activation);
 
 // "float32", or "float64 (as <activation_name> is float64)".
 std::string param_type_name(at::ScalarType activation, const char* activation_name);
+
+// "<activation requirement> or <param_type_name>", or just the former when they are one dtype.
+std::string or_param_type(const std::string& activation_requirement, at::ScalarType activation,
+                          const char* activation_name);
 
 // Activations: fp32/fp16/bf16/fp64.
 void activation(const char* op, const at::Tensor& t, const char* name);

@@ -15,7 +15,7 @@ void check_gla(const char* op, const at::Tensor& q, const at::Tensor& k, const a
               ": q must have shape (B, T, H, K) with T, H, K >= 1, got ", q.sizes());
   check::activation(op, q, "q");
   const auto act = q.scalar_type();
-  const std::string q_dtype = std::string("q's dtype ") + c10::toString(act);
+  const std::string q_dtype = check::dtype_of("q", q);
   const auto param = check::param_type(act);
   const std::string param_name = check::param_type_name(act, "q");
   const int64_t batch = q.size(0), length = q.size(1), heads = q.size(2), key_dim = q.size(3);
@@ -28,7 +28,7 @@ void check_gla(const char* op, const at::Tensor& q, const at::Tensor& k, const a
   check::dtype_in(op, v, "v", {act}, q_dtype);
   // The log forget gates are often kept in fp32 (their cumulative sums need the precision).
   check::shape(op, g, "g", q.sizes(), "q's shape (B, T, H, K)");
-  check::dtype_in(op, g, "g", {act, param}, q_dtype + " or " + param_name);
+  check::dtype_in(op, g, "g", {act, param}, check::or_param_type(q_dtype, act, "q"));
   check::scale(op, scale);
 
   int64_t states = batch;

@@ -16,8 +16,8 @@ void check_grouped_gemm(const at::Tensor& x, const at::Tensor& w, const at::Tens
   TORCH_CHECK(w.dim() == 3 && w.size(0) >= 1 && w.size(1) == x.size(1) && w.size(2) >= 1, kOp,
               ": w must have shape (E, K, N) with E >= 1, K = x.shape[1] = ", x.size(1), " and N >= 1, got ",
               w.sizes());
-  check::dtype_in(kOp, w, "w", {x.scalar_type()}, std::string("x's dtype ") + c10::toString(x.scalar_type()));
-  TORCH_CHECK(offsets.scalar_type() == at::kInt, kOp, ": offsets must be int32, got ", offsets.scalar_type());
+  check::dtype_in(kOp, w, "w", {x.scalar_type()}, check::dtype_of("x", x));
+  check::dtype_in(kOp, offsets, "offsets", {at::kInt}, "int32");
   check::shape(kOp, offsets, "offsets", {w.size(0)}, "(E,)");
   check::same_device(kOp, x, "x", {{&w, "w"}, {&offsets, "offsets"}});
 
@@ -61,9 +61,9 @@ void check_moe_unpermute(const at::Tensor& y_sorted, const at::Tensor& row_id, c
   check::activation(kOp, y_sorted, "y_sorted");
   const auto act = y_sorted.scalar_type();
   const auto param = check::param_type(act);
-  check::dtype_in(kOp, topk_weights, "topk_weights", {param, act},
-                  check::param_type_name(act, "y_sorted") + " or y_sorted's dtype " + c10::toString(act));
-  TORCH_CHECK(row_id.scalar_type() == at::kInt, kOp, ": row_id must be int32, got ", row_id.scalar_type());
+  check::dtype_in(kOp, topk_weights, "topk_weights", {act, param},
+                  check::or_param_type(check::dtype_of("y_sorted", y_sorted), act, "y_sorted"));
+  check::dtype_in(kOp, row_id, "row_id", {at::kInt}, "int32");
   check::shape(kOp, row_id, "row_id", {rows}, "(T * k,)");
   check::same_device(kOp, y_sorted, "y_sorted", {{&row_id, "row_id"}, {&topk_weights, "topk_weights"}});
 

@@ -33,7 +33,7 @@ void check_common(const Names& n, const at::Tensor& x, const at::Tensor& dt, con
   const auto act = x.scalar_type();
   const auto param = check::param_type(act);
   const std::string param_name = check::param_type_name(act, n.x);
-  const std::string x_dtype = std::string(n.x) + "'s dtype " + c10::toString(act);
+  const std::string x_dtype = check::dtype_of(n.x, x);
   check::shape(n.op, dt, n.dt, x.sizes(), n.x_layout);
   check::dtype_in(n.op, dt, n.dt, {act}, x_dtype);
   if (z) {
@@ -60,9 +60,9 @@ void check_common(const Names& n, const at::Tensor& x, const at::Tensor& dt, con
   bc_shape.insert(bc_shape.end(), time.begin(), time.end());
   TORCH_CHECK(B.sizes() == at::IntArrayRef(bc_shape) && groups >= 1 && dim % groups == 0, n.op, ": B must have shape ",
               n.bc_layouts, " with N = A.shape[1] = ", state_size, " and G dividing dim = ", dim, ", got ", B.sizes());
-  check::dtype_in(n.op, B, "B", {act, param}, x_dtype + " or " + param_name);
+  check::dtype_in(n.op, B, "B", {act, param}, check::or_param_type(x_dtype, act, n.x));
   check::shape(n.op, C, "C", B.sizes(), "B's shape");
-  check::dtype_in(n.op, C, "C", {B.scalar_type()}, std::string("B's dtype ") + c10::toString(B.scalar_type()));
+  check::dtype_in(n.op, C, "C", {B.scalar_type()}, check::dtype_of("B", B));
 
   check::same_device(n.op, x, n.x,
                      {{&dt, n.dt}, {&A, "A"}, {&B, "B"}, {&C, "C"}, {check::maybe(D), "D"}, {check::maybe(z), "z"},

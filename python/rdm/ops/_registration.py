@@ -71,6 +71,8 @@ def register_op(name, kernel, fake):
 
 
 def _absent_grad(inputs, grad_positions):
+    """The gradient of an absent optional input: an empty tensor (a new one each time, as
+    outputs must not alias each other)."""
     return inputs[grad_positions[0]].new_empty(0)
 
 
@@ -91,14 +93,15 @@ def register_backward(name, *, check, reference, num_outputs, grad_positions, sa
         check(*inputs)
         present = [i for i in grad_positions if inputs[i] is not None]
         grads = dict(zip(present, grad_through(forward, inputs, present, grad_outputs)))
-        absent = _absent_grad(inputs, grad_positions)
-        return fresh(tuple(grads.get(i, absent) for i in grad_positions), args)
+        return fresh(tuple(grads[i] if i in grads else _absent_grad(inputs, grad_positions) for i in grad_positions), args)
 
     def fake(*args):
         _, inputs = split(args)
         check(*inputs)
-        absent = _absent_grad(inputs, grad_positions)
-        return tuple(absent if inputs[i] is None else inputs[i].new_empty(inputs[i].shape) for i in grad_positions)
+        return tuple(
+            _absent_grad(inputs, grad_positions) if inputs[i] is None else inputs[i].new_empty(inputs[i].shape)
+            for i in grad_positions
+        )
 
     def setup_context(ctx, inputs, output):
         saved = (*inputs, *output) if saves_outputs else inputs
