@@ -29,8 +29,16 @@ inline int __syncthreads_or(int predicate, std::source_location loc = std::sourc
              .true_count != 0;
 }
 
+namespace rdm::simt::detail {
+inline void fence() {
+#if !defined(__SANITIZE_THREAD__)  // TSan does not model fences; without them it is stricter
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
+}  // namespace rdm::simt::detail
+
 // Memory fences. The emulation runs blocks one after another, so these only order memory
 // between the threads of one block (see docs/kernels.md on the memory model).
-inline void __threadfence_block() { std::atomic_thread_fence(std::memory_order_seq_cst); }
-inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
-inline void __threadfence_system() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline void __threadfence_block() { ::rdm::simt::detail::fence(); }
+inline void __threadfence() { ::rdm::simt::detail::fence(); }
+inline void __threadfence_system() { ::rdm::simt::detail::fence(); }

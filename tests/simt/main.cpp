@@ -8,6 +8,11 @@
 
 #include "selftest.h"
 
+std::map<std::string, std::function<void()>>& selftest::registry() {
+  static std::map<std::string, std::function<void()>> cases;
+  return cases;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s --list | CASE...\n", argv[0]);

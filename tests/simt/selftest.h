@@ -15,10 +15,8 @@ struct CheckFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline std::map<std::string, std::function<void()>>& registry() {
-  static std::map<std::string, std::function<void()>> cases;
-  return cases;
-}
+// Defined in main.cpp (so that cases in a shared library register with the executable).
+std::map<std::string, std::function<void()>>& registry();
 
 struct Register {
   Register(const char* name, std::function<void()> fn) { registry().emplace(name, std::move(fn)); }

@@ -24,10 +24,11 @@ struct Counters {
   int shared_total;
 };
 
-// CAS loop that increments, the canonical use of atomicCAS.
+// CAS loop that increments, the canonical use of atomicCAS. It starts from a guess rather
+// than a plain load, which would race with the other threads' atomics (TSan reports it).
 template <class T>
 __device__ void cas_increment(T* p) {
-  T old = *reinterpret_cast<volatile T*>(p), seen;
+  T old = 0, seen;
   while ((seen = atomicCAS(p, old, static_cast<T>(old + 1))) != old) old = seen;
 }
 
