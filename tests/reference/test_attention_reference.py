@@ -1,7 +1,6 @@
 import pytest
 import torch
 
-# oracles first: it makes rdm.reference importable without the compiled library.
 from oracles import assert_matches_oracle, sliding_window_attention_oracle
 import rdm.reference.attention as attention_module
 from rdm.reference.attention import sliding_window_attention

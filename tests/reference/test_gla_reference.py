@@ -2,7 +2,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-# oracles first: it makes rdm.reference importable without the compiled library.
 from oracles import assert_matches_oracle, gla_oracle
 import rdm.reference.gla as gla_module
 from rdm.reference.gla import chunk_gla, fused_recurrent_gla

@@ -1,7 +1,6 @@
 import pytest
 import torch
 
-# oracles first: it makes rdm.reference importable without the compiled library.
 from oracles import assert_matches_oracle, grouped_gemm_oracle, moe_permute_oracle, moe_unpermute_oracle
 from rdm.reference.moe import grouped_gemm, moe_permute, moe_unpermute
 

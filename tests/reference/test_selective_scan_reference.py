@@ -1,10 +1,13 @@
+import importlib
+
 import pytest
 import torch
 
-# oracles first: it makes rdm.reference importable without the compiled library.
 from oracles import assert_matches_oracle, selective_scan_oracle
-import rdm.reference.selective_scan as scan_module
 from rdm.reference.selective_scan import selective_scan, selective_state_update
+
+# The module itself (rdm.reference.selective_scan is the function of the same name).
+scan_module = importlib.import_module("rdm.reference.selective_scan")
 
 LOW_PRECISION = [torch.float32, torch.bfloat16, torch.float16]
 
