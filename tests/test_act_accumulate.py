@@ -16,8 +16,9 @@ GRADS = ("grad_h", "grad_halt_weight", "grad_halt_bias", "grad_cum_p")
 needs_simt = pytest.mark.skipif(not rdm.HAS_SIMT, reason="rdm was built without the SIMT emulation")
 
 # (lead shape, D): batch 1, length 1, odd D (scalar path), D like 40/72, and one row
-# length per kernel tile (warp per row with 2 or 8 vectors, 256 and 512 threads per row).
-KERNEL_SHAPES = [((1, 1), 1), ((2, 3), 3), ((1, 7), 40), ((3, 5), 72), ((2, 5), 1000), ((1, 3), 2056), ((1, 2), 8200)]
+# length per kernel tile (a warp per row holding 8 or 16 elements per thread, 128 and 512
+# threads per row).
+KERNEL_SHAPES = [((1, 1), 1), ((2, 3), 3), ((1, 7), 40), ((3, 5), 72), ((2, 5), 300), ((1, 3), 1000), ((1, 2), 5000)]
 
 
 def oracle(args, threshold, is_last):
@@ -150,8 +151,8 @@ def test_kernel_rejects_float64_and_oversized_rows():
     args = act_inputs((1, 2), 8, torch.float32)
     with pytest.raises(RuntimeError, match="float64 runs on the CPU reference path"):
         torch.ops.rdm_simt.act_accumulate(*as_float64(args), 0.9, False)
-    big = act_inputs((1,), 4 * 512 * 8 + 1, torch.float32)  # odd D: no 16-byte vectors
-    with pytest.raises(RuntimeError, match="supports D up to 4096"):
+    big = act_inputs((1,), 8193, torch.float32)
+    with pytest.raises(RuntimeError, match="supports D up to 8192"):
         torch.ops.rdm_simt.act_accumulate(*big, 0.9, False)
 
 

@@ -19,14 +19,16 @@ void launch_for_kind(ScalarKind kind, void (*f32)(const Params&, StreamHandle), 
   (kind == ScalarKind::kFloat32 ? f32 : kind == ScalarKind::kFloat16 ? f16 : bf16)(p, stream);
 }
 
-// Picks the vector width and checks that a kernel tile covers the row.
+// Whether rows can move in 16-byte vectors: D a whole number of vectors, pointers aligned.
 bool use_vectors(ScalarKind kind, int64_t dim, std::initializer_list<const at::Tensor*> vector_tensors) {
   bool vectorized = dim % act::elements_per_vector(kind, true) == 0;
   for (const at::Tensor* t : vector_tensors) vectorized = vectorized && backend::aligned16(*t);
-  TORCH_CHECK(dim <= act::max_dim(kind, vectorized), kOp, ": the ", backend::kName, " kernel supports D up to ",
-              act::max_dim(kind, vectorized), vectorized ? "" : " for this D (a multiple of 16 bytes allows more)",
-              ", got D = ", dim);
   return vectorized;
+}
+
+void check_dim_fits(int64_t dim) {
+  TORCH_CHECK(dim <= act::kMaxDim, kOp, ": the ", backend::kName, " kernel supports D up to ", act::kMaxDim,
+              " (one row per block, cached in registers), got D = ", dim);
 }
 
 struct Prepared {
@@ -38,6 +40,7 @@ struct Prepared {
 Prepared prepare(const at::Tensor& h, const at::Tensor& halt_weight, const at::Tensor& halt_bias,
                  const at::Tensor& cum_p) {
   backend::check_on_backend(h, kOp, "h");
+  check_dim_fits(h.size(-1));
   Prepared p;
   p.kind = backend::scalar_kind(h, kOp, "h");
   p.h = h.contiguous();
@@ -123,7 +126,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> act_accumulate_backwa
     p.is_last = is_last;
     p.vectorized = use_vectors(in.kind, in.dim, {&in.h, &in.halt_weight, &g, &grad_h});
 
-    const int tile = act::tile_index(in.dim, act::elements_per_vector(in.kind, p.vectorized));
+    const int tile = act::tile_index(in.dim);
     const int64_t row_blocks = (in.rows + act::rows_per_block(act::kTileShapes[tile]) - 1) /
                                act::rows_per_block(act::kTileShapes[tile]);
     p.num_blocks = int(std::min<int64_t>(row_blocks, backend::reduction_blocks(h)));

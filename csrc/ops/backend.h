@@ -31,7 +31,10 @@ inline bool on_backend(const at::Tensor& t) { return t.device().is_cuda(); }
 inline StreamHandle stream_for(const at::Tensor& t) {
   return at::cuda::getCurrentCUDAStream(t.device().index()).stream();
 }
-using DeviceGuard = c10::cuda::CUDAGuard;
+struct DeviceGuard {
+  explicit DeviceGuard(const at::Tensor& t) : guard(t.device()) {}
+  c10::cuda::CUDAGuard guard;
+};
 // Two blocks per SM fill the GPU for kernels that reduce per-block partials afterwards.
 inline int reduction_blocks(const at::Tensor& t) {
   return 2 * at::cuda::getDeviceProperties(t.device().index())->multiProcessorCount;

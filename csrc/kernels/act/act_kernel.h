@@ -36,8 +36,9 @@ template <int kTile, int kVec_>
 struct Tile {
   static constexpr TileShape kShape = kTileShapes[kTile];
   static constexpr int kThreadsPerRow = kShape.threads_per_row;
-  static constexpr int kVecsPerThread = kShape.vecs_per_thread;
   static constexpr int kVec = kVec_;
+  static constexpr int kVecsPerThread = kShape.elements_per_thread / kVec;
+  static_assert(kShape.elements_per_thread % kVec == 0, "a thread holds whole vectors");
   static constexpr int kBlockThreads = block_threads(kShape);
   static constexpr int kRowsPerBlock = rows_per_block(kShape);
   static constexpr int kWarpsPerRow = kThreadsPerRow / 32;
@@ -228,14 +229,14 @@ __global__ void __launch_bounds__(TileT::kBlockThreads) backward_kernel(Backward
 // Host side: pick the tile for the row length, instantiate, launch.
 template <template <typename, class> class KernelLauncher, typename T, typename Params>
 void dispatch_tile(ScalarKind kind, const Params& p, StreamHandle stream) {
-  const int tile = tile_index(p.dim, elements_per_vector(kind, p.vectorized));
+  const int tile = tile_index(p.dim);
   auto run = [&](auto tile_tag, auto vec_tag) {
     constexpr int kT = decltype(tile_tag)::value, kV = decltype(vec_tag)::value;
     KernelLauncher<T, Tile<kT, kV>>::launch(p, stream);
   };
   auto with_vec = [&](auto tile_tag) {
     if (p.vectorized)
-      run(tile_tag, std::integral_constant<int, int(16 / sizeof(T))>{});
+      run(tile_tag, std::integral_constant<int, int(16 / sizeof(T))>{});  // one 16-byte vector
     else
       run(tile_tag, std::integral_constant<int, 1>{});
   };

@@ -47,19 +47,22 @@ struct BackwardParams {
 };
 
 // Row tiles: threads_per_row threads own one row of h at a time, each caching
-// vecs_per_thread vectors in registers, so h is read once per kernel (the halting dot
-// product must be complete before the accumulation can start). Narrowest first; a row
-// takes the first tile that covers it. Warp-per-row tiles put 4 rows in a 128-thread block.
+// elements_per_thread elements in registers (as 16-byte vectors when vectorized), so h is
+// read once per kernel: the halting dot product must be complete before the accumulation
+// can start. 16 elements per thread keep the backward's four per-thread arrays (h, its
+// gradient, halt_weight and the halt_weight gradient) within 128 registers, the budget of
+// a 512-thread block, without spills. Narrowest first; a row takes the first tile that
+// covers it. Warp-per-row tiles put 4 rows in a 128-thread block.
 struct TileShape {
   int threads_per_row;
-  int vecs_per_thread;
+  int elements_per_thread;
 };
-inline constexpr TileShape kTileShapes[] = {{32, 2}, {32, 8}, {256, 4}, {512, 8}};
+inline constexpr TileShape kTileShapes[] = {{32, 8}, {32, 16}, {128, 16}, {512, 16}};
 inline constexpr int kNumTiles = 4;
 
 constexpr int block_threads(TileShape s) { return s.threads_per_row < 128 ? 128 : s.threads_per_row; }
 constexpr int rows_per_block(TileShape s) { return block_threads(s) / s.threads_per_row; }
-constexpr int64_t tile_vectors(TileShape s) { return int64_t(s.threads_per_row) * s.vecs_per_thread; }
+constexpr int64_t tile_elements(TileShape s) { return int64_t(s.threads_per_row) * s.elements_per_thread; }
 
 // Elements moved per vector: one 16-byte vector of h's dtype, or one element.
 constexpr int elements_per_vector(ScalarKind kind, bool vectorized) {
@@ -67,16 +70,13 @@ constexpr int elements_per_vector(ScalarKind kind, bool vectorized) {
 }
 
 // Index into kTileShapes of the tile for a row of `dim` elements, or -1 if none fits.
-constexpr int tile_index(int64_t dim, int elements_per_vec) {
-  const int64_t vectors = (dim + elements_per_vec - 1) / elements_per_vec;
+constexpr int tile_index(int64_t dim) {
   for (int i = 0; i < kNumTiles; ++i)
-    if (vectors <= tile_vectors(kTileShapes[i])) return i;
+    if (dim <= tile_elements(kTileShapes[i])) return i;
   return -1;
 }
 
-constexpr int64_t max_dim(ScalarKind kind, bool vectorized) {
-  return tile_vectors(kTileShapes[kNumTiles - 1]) * elements_per_vector(kind, vectorized);
-}
+inline constexpr int64_t kMaxDim = tile_elements(kTileShapes[kNumTiles - 1]);
 
 template <ScalarKind kKind> void forward_launch(const ForwardParams& p, StreamHandle stream);
 template <ScalarKind kKind> void backward_launch(const BackwardParams& p, StreamHandle stream);

@@ -17,18 +17,43 @@ template <> __device__ __forceinline__ float from_float<float>(float x) { return
 template <> __device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
 template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 
+// One element's bits (the low 8 * sizeof(T) bits of a 32-bit word) to fp32 and back.
+// Unpacking words in registers, rather than through a staging array, keeps the data out
+// of local memory.
+template <typename T> __device__ __forceinline__ float bits_to_float(uint32_t bits);
+template <> __device__ __forceinline__ float bits_to_float<float>(uint32_t bits) { return __uint_as_float(bits); }
+template <> __device__ __forceinline__ float bits_to_float<__half>(uint32_t bits) {
+  return __half2float(__ushort_as_half(static_cast<unsigned short>(bits & 0xffffu)));
+}
+template <> __device__ __forceinline__ float bits_to_float<__nv_bfloat16>(uint32_t bits) {
+  return __bfloat162float(__ushort_as_bfloat16(static_cast<unsigned short>(bits & 0xffffu)));
+}
+
+template <typename T> __device__ __forceinline__ uint32_t float_to_bits(float x);
+template <> __device__ __forceinline__ uint32_t float_to_bits<float>(float x) { return __float_as_uint(x); }
+template <> __device__ __forceinline__ uint32_t float_to_bits<__half>(float x) {
+  return __half_as_ushort(__float2half_rn(x));
+}
+template <> __device__ __forceinline__ uint32_t float_to_bits<__nv_bfloat16>(float x) {
+  return __bfloat16_as_ushort(__float2bfloat16_rn(x));
+}
+
 template <typename T, int N>
 inline constexpr bool kMovesInChunks = (N * sizeof(T)) % 16 == 0;
 
 template <int N, typename T>
 __device__ __forceinline__ void load_floats(const T* __restrict__ src, float (&dst)[N]) {
   if constexpr (kMovesInChunks<T, N>) {
-    alignas(16) T staged[N];
+    constexpr int kPerWord = 4 / sizeof(T), kPerChunk = 16 / sizeof(T);
 #pragma unroll
-    for (int c = 0; c < int(N * sizeof(T) / 16); ++c)
-      reinterpret_cast<uint4*>(staged)[c] = reinterpret_cast<const uint4*>(src)[c];
+    for (int c = 0; c < N / kPerChunk; ++c) {
+      const uint4 raw = reinterpret_cast<const uint4*>(src)[c];
+      const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
-    for (int e = 0; e < N; ++e) dst[e] = to_float(staged[e]);
+      for (int w = 0; w < 4; ++w)
+#pragma unroll
+        for (int e = 0; e < kPerWord; ++e) dst[c * kPerChunk + w * kPerWord + e] = bits_to_float<T>(words[w] >> (16 * e));
+    }
   } else {
 #pragma unroll
     for (int e = 0; e < N; ++e) dst[e] = to_float(src[e]);
@@ -38,12 +63,16 @@ __device__ __forceinline__ void load_floats(const T* __restrict__ src, float (&d
 template <int N, typename T>
 __device__ __forceinline__ void store_floats(T* __restrict__ dst, const float (&src)[N]) {
   if constexpr (kMovesInChunks<T, N>) {
-    alignas(16) T staged[N];
+    constexpr int kPerWord = 4 / sizeof(T), kPerChunk = 16 / sizeof(T);
 #pragma unroll
-    for (int e = 0; e < N; ++e) staged[e] = from_float<T>(src[e]);
+    for (int c = 0; c < N / kPerChunk; ++c) {
+      uint32_t words[4] = {0u, 0u, 0u, 0u};
 #pragma unroll
-    for (int c = 0; c < int(N * sizeof(T) / 16); ++c)
-      reinterpret_cast<uint4*>(dst)[c] = reinterpret_cast<const uint4*>(staged)[c];
+      for (int w = 0; w < 4; ++w)
+#pragma unroll
+        for (int e = 0; e < kPerWord; ++e) words[w] |= float_to_bits<T>(src[c * kPerChunk + w * kPerWord + e]) << (16 * e);
+      reinterpret_cast<uint4*>(dst)[c] = make_uint4(words[0], words[1], words[2], words[3]);
+    }
   } else {
 #pragma unroll
     for (int e = 0; e < N; ++e) dst[e] = from_float<T>(src[e]);
