@@ -14,7 +14,6 @@ import importlib.util
 import json
 import math
 import platform
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -555,14 +554,19 @@ def format_table(results: Sequence[Result], note: str = "") -> str:
     return "\n".join(lines)
 
 
-def _git(*args: str) -> Optional[str]:
+def _build_info() -> dict[str, Any]:
+    """The git commit and build options the installed rdm was built from."""
     try:
-        completed = subprocess.run(
-            ["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return completed.stdout.strip() if completed.returncode == 0 else None
+        from .. import _build_info as info
+    except ImportError:  # running from a source tree without a build
+        return {"git_commit": "unknown", "git_dirty": None}
+    return {
+        "git_commit": info.GIT_COMMIT,
+        "git_dirty": info.GIT_DIRTY,
+        "built_with_torch": info.TORCH_VERSION,
+        "cuda_archs": info.CUDA_ARCHS,
+        "with_simt": info.WITH_SIMT,
+    }
 
 
 def environment(device: torch.device) -> dict[str, Any]:
@@ -570,7 +574,6 @@ def environment(device: torch.device) -> dict[str, Any]:
         rdm_version = importlib.metadata.version("rdm")
     except importlib.metadata.PackageNotFoundError:
         rdm_version = "not installed"
-    status = _git("status", "--porcelain", "--untracked-files=no")
     gpu = _detected_gpu(device)
     return {
         "device": str(device),
@@ -581,8 +584,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu_threads": torch.get_num_threads(),
         "rdm_version": rdm_version,
-        "git_commit": _git("rev-parse", "HEAD") or "unknown",
-        "git_dirty": None if status is None else bool(status),
+        **_build_info(),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "roofline": roofline_note(device),
         "gpu_peaks": None if gpu is None else dataclasses.asdict(gpu),
