@@ -118,7 +118,7 @@ def selftest_shared_lib(plain_objects) -> Path:
 @pytest.fixture(scope="session")
 def tsan(tmp_path_factory) -> list[str]:
     """Command prefix running the ThreadSanitizer build; skips if TSan cannot run here."""
-    objects = _compile_all(tmp_path_factory.mktemp("simt_tsan"), ["-g", "-fsanitize=thread"])
+    objects = _compile_all(tmp_path_factory.mktemp("simt_tsan"), ["-g1", "-fsanitize=thread"])
     binary = _link(objects, objects[0].parent / "simt_selftest_tsan", ["-fsanitize=thread"])
     # TSan needs its fixed memory layout; with high-entropy ASLR it dies with "unexpected
     # memory mapping". Running without ASLR (setarch -R) avoids that.

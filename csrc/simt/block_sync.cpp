@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "builtins.h"
+#include "futex.h"
 
 namespace rdm::simt::detail {
 
@@ -55,7 +56,7 @@ void BlockSync::reset(unsigned nthreads, std::chrono::nanoseconds timeout) {
   live_ = nthreads;
   barrier_arrived_ = barrier_true_ = 0;
   timeout_ = timeout;
-  aborted_ = false;
+  aborted_.store(false);
   error_.clear();
 }
 
@@ -65,13 +66,19 @@ std::string BlockSync::describe_thread(unsigned linear) const {
          std::to_string(linear / b.x % b.y) + "," + std::to_string(linear / (b.x * b.y)) + ")";
 }
 
+void BlockSync::advance(std::atomic<std::uint32_t>& generation) {
+  generation.fetch_add(1, std::memory_order_release);
+  wake_all(generation);
+}
+
 void BlockSync::abort_locked(std::string message) {
   if (!aborted_) {
-    aborted_ = true;
     error_ = std::move(message);
+    aborted_.store(true);
   }
-  barrier_cv_.notify_all();
-  for (unsigned w = 0; w < nwarps_; ++w) warps_[w]->cv.notify_all();
+  // Moving every generation wakes all waiters, who then see aborted_.
+  advance(barrier_generation_);
+  for (unsigned w = 0; w < nwarps_; ++w) advance(warps_[w]->generation);
 }
 
 void BlockSync::fail_locked(std::string message) {
@@ -89,24 +96,23 @@ std::string BlockSync::error() {
   return error_;
 }
 
-template <class Done>
-void BlockSync::wait_locked(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, Done done) {
-  // After an abort nobody continues, even if the phase completed: the launch has failed.
-  const auto deadline = std::chrono::steady_clock::now() + timeout_;
-  for (;;) {
-    if (aborted_) throw LaunchAborted{};
-    if (done()) return;
-    if (cv.wait_until(lock, deadline) == std::cv_status::timeout && !done() && !aborted_)
-      fail_locked(timeout_report_locked());
+void BlockSync::wait_for_change(std::unique_lock<std::mutex>& lock, const std::atomic<std::uint32_t>& generation,
+                                std::uint32_t seen) {
+  lock.unlock();
+  if (!detail::wait_for_change(generation, seen, std::chrono::steady_clock::now() + timeout_)) {
+    lock.lock();
+    if (generation.load(std::memory_order_acquire) == seen && !aborted_) fail_locked(timeout_report_locked());
+    lock.unlock();
   }
+  // After an abort nobody continues, even if the phase completed: the launch has failed.
+  if (aborted_.load()) throw LaunchAborted{};
 }
 
 void BlockSync::complete_barrier_locked() {
   barrier_result_ = {barrier_true_, barrier_arrived_};
   barrier_arrived_ = barrier_true_ = 0;
   for (unsigned w = 0; w < nwarps_; ++w) warps_[w]->at_barrier = 0;
-  ++barrier_generation_;
-  barrier_cv_.notify_all();
+  advance(barrier_generation_);
 }
 
 BarrierResult BlockSync::barrier(const char* op, const CallSite& site, bool predicate) {
@@ -130,12 +136,10 @@ BarrierResult BlockSync::barrier(const char* op, const CallSite& site, bool pred
   ++barrier_arrived_;
   barrier_true_ += predicate ? 1u : 0u;
   warp.at_barrier |= bit;
-  if (barrier_arrived_ == live_) {
+  if (barrier_arrived_ == live_)
     complete_barrier_locked();
-  } else {
-    const std::uint64_t generation = barrier_generation_;
-    wait_locked(lock, barrier_cv_, [&] { return barrier_generation_ != generation; });
-  }
+  else  // the result is written before the generation moves and stays until we arrive again
+    wait_for_change(lock, barrier_generation_, barrier_generation_.load(std::memory_order_relaxed));
   return barrier_result_;
 }
 
@@ -166,16 +170,17 @@ const WarpSlot* BlockSync::warp_exchange(const char* op, const CallSite& site, u
                 warp.phase.op + " at " + warp.phase.site.str() + " but " + describe_thread(me) + " reached " + op +
                 " at " + site.str() + "; every lane of a warp must reach the same collective");
   }
-  WarpSlot* slots = warp.slots[warp.generation & 1];
+  // Double buffering: a lane can only publish into this buffer again two collectives
+  // later, after every lane has arrived at the next one, i.e. finished reading this one.
+  const std::uint32_t generation = warp.generation.load(std::memory_order_relaxed);
+  WarpSlot* slots = warp.slots[generation & 1];
   std::memcpy(slots[lane].bytes, data, bytes);
   warp.arrived |= 1u << lane;
   if (warp.arrived == warp.existing) {
     warp.arrived = 0;
-    ++warp.generation;
-    warp.cv.notify_all();
+    advance(warp.generation);
   } else {
-    const std::uint64_t generation = warp.generation;
-    wait_locked(lock, warp.cv, [&] { return warp.generation != generation; });
+    wait_for_change(lock, warp.generation, generation);
   }
   return slots;
 }

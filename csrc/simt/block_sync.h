@@ -2,8 +2,8 @@
 // exchanges behind every warp collective, divergence and deadlock detection, timeouts and
 // launch abort. One block runs at a time, so there is a single instance.
 #pragma once
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -69,36 +69,41 @@ class BlockSync {
     unsigned first_thread = 0;
   };
   struct Warp {
-    std::condition_variable cv;
     std::uint32_t existing = 0;    // lanes present in this warp
     std::uint32_t exited = 0;      // lanes whose kernel body has returned
     std::uint32_t arrived = 0;     // lanes waiting in the open collective `phase`
     std::uint32_t at_barrier = 0;  // lanes waiting at the block barrier
-    std::uint64_t generation = 0;  // completed collectives; its parity selects the slot buffer
+    // Completed collectives (bumped on abort too); waiters block on it, its parity selects
+    // the slot buffer.
+    std::atomic<std::uint32_t> generation{0};
     Phase phase;
     WarpSlot slots[2][32];
   };
 
-  template <class Done>
-  void wait_locked(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, Done done);
+  // Releases `lock` and blocks until `generation` moves past `seen`; throws LaunchAborted
+  // if the launch was aborted, and aborts it with a report when the timeout expires.
+  void wait_for_change(std::unique_lock<std::mutex>& lock, const std::atomic<std::uint32_t>& generation,
+                       std::uint32_t seen);
+  static void advance(std::atomic<std::uint32_t>& generation);
   [[noreturn]] void fail_locked(std::string message);
   void abort_locked(std::string message);
   void complete_barrier_locked();
   std::string describe_thread(unsigned linear) const;
   std::string timeout_report_locked() const;
 
+  // Guards all state below except the generations (atomics waited on without the mutex)
+  // and aborted_ (also read without it).
   std::mutex mutex_;
-  std::condition_variable barrier_cv_;
   std::vector<std::unique_ptr<Warp>> warps_;  // grown on demand, reused across blocks
   unsigned nwarps_ = 0;
   unsigned live_ = 0;  // threads that have not exited
   unsigned barrier_arrived_ = 0;
   unsigned barrier_true_ = 0;
-  std::uint64_t barrier_generation_ = 0;
+  std::atomic<std::uint32_t> barrier_generation_{0};
   Phase barrier_phase_;
   BarrierResult barrier_result_{};
   std::chrono::nanoseconds timeout_{};
-  bool aborted_ = false;
+  std::atomic<bool> aborted_{false};
   std::string error_;
 };
 

@@ -1,7 +1,8 @@
 #include "launch.h"
 
 #include <chrono>
-#include <condition_variable>
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include "builtins.h"
 #include "call_site.h"
 #include "cp_async.h"
+#include "futex.h"
 #include "shared_memory.h"
 
 namespace rdm::simt {
@@ -28,21 +30,21 @@ std::string dim_str(const dim3& d) {
 }
 
 // OS threads that run the CUDA threads of a block. Worker i always emulates linear thread
-// i; the pool grows to the largest block seen and lives until process exit.
+// i; the pool grows to the largest block seen and lives until process exit. Workers wait on
+// their own ticket word, so a block of n threads wakes exactly n workers.
 class ThreadPool {
  public:
   ~ThreadPool() {
-    {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
-      for (auto& w : workers_) w->wake.notify_one();
+    stop_.store(true);
+    for (auto& w : workers_) {
+      w->ticket.fetch_add(1, std::memory_order_release);
+      detail::wake_one(w->ticket);
     }
     for (auto& w : workers_) w->thread.join();
   }
 
   // Runs `thunk(ctx)` on workers 0..nthreads-1 and returns when all of them finished.
   void run_block(unsigned nthreads, KernelThunk thunk, const void* ctx) {
-    std::unique_lock lock(mutex_);
     while (workers_.size() < nthreads) {
       auto w = std::make_unique<Worker>();
       Worker* raw = w.get();
@@ -52,37 +54,35 @@ class ThreadPool {
     }
     thunk_ = thunk;
     ctx_ = ctx;
-    remaining_ = nthreads;
-    for (unsigned i = 0; i < nthreads; ++i) {
-      ++workers_[i]->ticket;
-      workers_[i]->wake.notify_one();
+    remaining_.store(nthreads, std::memory_order_relaxed);
+    for (unsigned i = 0; i < nthreads; ++i) {  // the release publishes thunk_, ctx_ and the block state
+      workers_[i]->ticket.fetch_add(1, std::memory_order_release);
+      detail::wake_one(workers_[i]->ticket);
     }
-    done_.wait(lock, [this] { return remaining_ == 0; });
+    for (std::uint32_t left; (left = remaining_.load(std::memory_order_acquire)) != 0;)
+      detail::wait_for_change(remaining_, left, far_future());
   }
 
  private:
+  static std::chrono::steady_clock::time_point far_future() {
+    return std::chrono::steady_clock::now() + std::chrono::hours(24);  // waits re-check their word anyway
+  }
+
   struct Worker {
     std::thread thread;
-    std::condition_variable wake;
-    unsigned long long ticket = 0;  // bumped once per block this worker must run
+    std::atomic<std::uint32_t> ticket{0};  // bumped once per block this worker must run
   };
 
   void worker_loop(Worker& self, unsigned index) {
-    unsigned long long seen = 0;
+    std::uint32_t seen = 0;
     for (;;) {
-      KernelThunk thunk;
-      const void* ctx;
-      {
-        std::unique_lock lock(mutex_);
-        self.wake.wait(lock, [&] { return stop_ || self.ticket != seen; });
-        if (stop_) return;
-        seen = self.ticket;
-        thunk = thunk_;
-        ctx = ctx_;
-      }
-      run_thread(index, thunk, ctx);
-      std::lock_guard lock(mutex_);
-      if (--remaining_ == 0) done_.notify_one();
+      std::uint32_t ticket;
+      while ((ticket = self.ticket.load(std::memory_order_acquire)) == seen)
+        detail::wait_for_change(self.ticket, seen, far_future());
+      if (stop_.load()) return;
+      seen = ticket;
+      run_thread(index, thunk_, ctx_);
+      if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) detail::wake_one(remaining_);
     }
   }
 
@@ -104,13 +104,11 @@ class ThreadPool {
     detail::t_thread.in_kernel = false;
   }
 
-  std::mutex mutex_;
-  std::condition_variable done_;
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<Worker>> workers_;  // touched by the launching thread only
   KernelThunk thunk_ = nullptr;
   const void* ctx_ = nullptr;
-  unsigned remaining_ = 0;
-  bool stop_ = false;
+  std::atomic<std::uint32_t> remaining_{0};  // workers still running the current block
+  std::atomic<bool> stop_{false};
 };
 
 std::chrono::nanoseconds barrier_timeout() {
