@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SIMT_DIR = ROOT / "csrc" / "simt"
 SELFTEST_DIR = ROOT / "tests" / "simt"
 PROBE = ROOT / "csrc" / "kernels" / "probe" / "tensor_core_probe.cu"
+API_CHECK = SELFTEST_DIR / "portable_api_check.cu"  # every portable.h wrapper, compile-only
 CXX = os.environ.get("CXX") or shutil.which("g++")
 NVCC = shutil.which("nvcc") or ("/usr/local/cuda/bin/nvcc" if Path("/usr/local/cuda/bin/nvcc").exists() else None)
 
@@ -179,10 +180,17 @@ def test_tsan_clean(tsan, case):
     assert result.returncode == 0 and f"PASS {case}" in result.stdout, result.stdout + result.stderr
 
 
+def test_api_check_compiles_under_shim(tmp_path):
+    cmd = [CXX, *CXXFLAGS, "-x", "c++", "-c", str(API_CHECK), "-o", str(tmp_path / "api.o")]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.skipif(NVCC is None, reason="nvcc not found")
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
-def test_probe_compiles_with_nvcc(tmp_path, arch):
-    """portable.h's real-CUDA side (inline PTX wrappers, launch) compiles, with ptxas."""
-    cmd = [NVCC, "-std=c++20", f"-arch={arch}", "-c", str(PROBE), "-o", str(tmp_path / "probe.o")]
+@pytest.mark.parametrize("source", [PROBE, API_CHECK], ids=["probe", "api_check"])
+def test_compiles_with_nvcc(tmp_path, source, arch):
+    """portable.h's real-CUDA side (inline PTX wrappers, launch) compiles, ptxas included."""
+    cmd = [NVCC, "-std=c++20", f"-arch={arch}", "-c", str(source), "-o", str(tmp_path / "out.o")]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
