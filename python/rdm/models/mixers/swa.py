@@ -1,0 +1,71 @@
+"""Sliding-window attention token mixer with RoPE, grouped-query heads and learned memory tokens."""
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ...ops import sliding_window_attention
+from ..config import RDMConfig
+from ..rope import apply_rotary
+
+
+@dataclass
+class SWAState:
+    """Decode state of one attention mixer: the keys and values of the last ``window`` tokens.
+
+    The buffers have a fixed size, right-aligned (the newest token last); only the last
+    ``filled`` rows hold tokens. The memory tokens are parameters, not cached.
+    """
+
+    keys: Tensor  # (B, window, Hkv, head_dim), RoPE already applied
+    values: Tensor  # (B, window, Hkv, head_dim)
+    filled: int = 0
+
+
+class SWAMixer(nn.Module):
+    """Causal attention over the last ``attn_window`` tokens plus ``attn_num_memory`` learned
+    key/value pairs that every query sees (the global band of ``sliding_window_attention``).
+
+    The memory keys carry no position (no RoPE); token queries and keys are rotated at their
+    absolute positions.
+    """
+
+    def __init__(self, config: RDMConfig):
+        super().__init__()
+        d_model, self.heads, self.kv_heads = config.d_model, config.attn_heads, config.attn_kv_heads
+        self.head_dim = d_model // self.heads
+        self.window, self.num_memory, self.rope_theta = config.attn_window, config.attn_num_memory, config.rope_theta
+        self.q_proj = nn.Linear(d_model, self.heads * self.head_dim, bias=False)
+        self.kv_proj = nn.Linear(d_model, 2 * self.kv_heads * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(self.heads * self.head_dim, d_model, bias=False)
+        self.memory_keys = nn.Parameter(torch.randn(self.num_memory, self.kv_heads, self.head_dim) * self.head_dim**-0.5)
+        self.memory_values = nn.Parameter(torch.randn(self.num_memory, self.kv_heads, self.head_dim) * self.head_dim**-0.5)
+
+    def new_state(self, batch_size: int, device, dtype) -> SWAState:
+        shape = (batch_size, self.window, self.kv_heads, self.head_dim)
+        return SWAState(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
+
+    def forward(self, x: Tensor, state: SWAState | None = None, position: int = 0) -> Tensor:
+        """x: (B, T, d_model) at absolute positions ``position …`` → (B, T, d_model).
+
+        With a state, attends to its cached tokens too and appends x's keys and values to it.
+        """
+        batch, length, _ = x.shape
+        q = apply_rotary(self.q_proj(x).view(batch, length, self.heads, self.head_dim), position, self.rope_theta)
+        k, v = self.kv_proj(x).view(batch, length, 2, self.kv_heads, self.head_dim).unbind(dim=2)
+        k = apply_rotary(k, position, self.rope_theta)
+
+        # Keys are [memory, cached tokens, new tokens]: the op places the queries at the last
+        # positions, counts the window in key positions, and always shows the first num_memory.
+        memory_shape = (batch, self.num_memory, self.kv_heads, self.head_dim)
+        key_parts = [self.memory_keys.to(k.dtype).expand(memory_shape)]
+        value_parts = [self.memory_values.to(v.dtype).expand(memory_shape)]
+        if state is not None:
+            key_parts.append(state.keys[:, self.window - state.filled:])
+            value_parts.append(state.values[:, self.window - state.filled:])
+            state.keys = torch.cat([state.keys, k], dim=1)[:, -self.window:]
+            state.values = torch.cat([state.values, v], dim=1)[:, -self.window:]
+            state.filled = min(self.window, state.filled + length)
+        keys, values = torch.cat([*key_parts, k], dim=1), torch.cat([*value_parts, v], dim=1)
+        out, _ = sliding_window_attention(q, keys, values, window=self.window, num_global=self.num_memory)
+        return self.o_proj(out.reshape(batch, length, -1))

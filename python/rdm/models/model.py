@@ -1,0 +1,200 @@
+"""RDMForCausalLM: prelude blocks, a looped recurrent core, coda blocks and an LM head."""
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import generation, io
+from .block import Block
+from .cache import RDMCache
+from .config import RDMConfig
+from .core import RecurrentCore
+from .depth_sampling import sample_loop_count
+from .feedforward import MoE
+
+
+@dataclass
+class RDMOutput:
+    logits: Tensor  # (B, T, vocab_size)
+    loss: Tensor | None  # () next-token cross-entropy (+ ponder_weight · ponder_cost) when labels are given
+    cache: RDMCache | None  # the updated cache, when one was passed
+    n_loops: int  # loops the core ran
+    loops_per_token: Tensor  # () float32 mean loops a token ran before halting
+    ponder_cost: Tensor | None  # () float32 mean ACT ponder cost N + R (None without ACT)
+    expert_load: Tensor | None  # (MoE blocks, num_experts) int32 rows routed per expert (core: summed over loops)
+    injection_spectral_radius: Tensor  # () float32 ρ(A) of the core injection, < 1
+
+
+class RDMForCausalLM(nn.Module):
+    """A recurrent-depth hybrid causal language model built from ``rdm.ops``.
+
+    ``forward(input_ids, labels=None, n_loops=None, cache=None)``. ``n_loops`` defaults to
+    ``config.n_loops``, except in training mode with ``config.sample_loops``, where every
+    call draws it from ``sample_loop_count`` at step ``self.training_step`` (then
+    incremented; set it when resuming). Training-mode calls also move the MoE router biases
+    towards even expert load. With a cache (``new_cache``) the call continues the sequence
+    the cache has seen and updates the cache.
+    """
+
+    def __init__(self, config: RDMConfig):
+        super().__init__()
+        self.config = config
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
+        nn.init.normal_(self.embed_tokens.weight, std=config.initializer_range)
+        self.prelude = nn.ModuleList(Block(config, mixer, config.prelude_ffn) for mixer in config.prelude_mixers)
+        self.core = RecurrentCore(config)
+        self.coda = nn.ModuleList(Block(config, mixer, config.coda_ffn) for mixer in config.coda_mixers)
+        self.final_norm = nn.RMSNorm(config.d_model, eps=config.norm_eps)
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        if config.tie_embeddings:
+            self.lm_head.weight = self.embed_tokens.weight
+        self.training_step = 0
+
+    # -- forward -----------------------------------------------------------------------
+
+    def forward(
+        self, input_ids: Tensor, labels: Tensor | None = None, n_loops: int | None = None, cache: RDMCache | None = None
+    ) -> RDMOutput:
+        """input_ids, labels: (B, T) int64; labels are shifted inside (position t predicts
+        t + 1) and −100 is ignored."""
+        n_loops = self._resolve_n_loops(n_loops, cache)
+        position = 0 if cache is None else cache.position
+        loads = []
+
+        x = self.embed_tokens(input_ids)
+        for index, block in enumerate(self.prelude):
+            x, load = block(x, None if cache is None else cache.prelude[index], position)
+            loads.append(load)
+        core = self.core(x, n_loops, None if cache is None else cache.core, position)
+        x = core.hidden
+        loads.append(core.expert_load)
+        for index, block in enumerate(self.coda):
+            x, load = block(x, None if cache is None else cache.coda[index], position)
+            loads.append(load)
+        logits = self.lm_head(self.final_norm(x))
+
+        if cache is not None:
+            cache.position += input_ids.shape[1]
+        loads = [load for load in loads if load is not None]
+        expert_load = torch.stack(loads) if loads else None
+        if self.training and expert_load is not None:
+            for moe, load in zip(self._moe_layers(), expert_load):
+                moe.update_router_bias(load)
+
+        ponder_cost = None if core.ponder_cost is None else core.ponder_cost.mean()
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(
+                logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100
+            )
+            if ponder_cost is not None:
+                loss = loss + self.config.ponder_weight * ponder_cost
+        return RDMOutput(
+            logits=logits,
+            loss=loss,
+            cache=cache,
+            n_loops=n_loops,
+            loops_per_token=core.loops_per_token.mean(),
+            ponder_cost=ponder_cost,
+            expert_load=expert_load,
+            injection_spectral_radius=self.injection_spectral_radius(),
+        )
+
+    def _resolve_n_loops(self, n_loops: int | None, cache: RDMCache | None) -> int:
+        if n_loops is None:
+            if self.training and self.config.sample_loops:
+                n_loops = sample_loop_count(
+                    self.config.n_loops, self.config.loop_sampling_sigma, self.config.max_loops,
+                    self.training_step, self.config.loop_sampling_seed,
+                )
+                self.training_step += 1
+            else:
+                n_loops = self.config.n_loops
+        if n_loops < 1:
+            raise ValueError(f"n_loops must be ≥ 1, got {n_loops}")
+        if cache is not None and n_loops > cache.max_loops:
+            raise ValueError(f"the cache holds core states for {cache.max_loops} loops, not {n_loops}: "
+                             "make it with new_cache(batch_size, n_loops)")
+        return n_loops
+
+    def _moe_layers(self) -> list[MoE]:
+        """The MoE feed-forwards in forward order (the order of ``RDMOutput.expert_load``)."""
+        blocks = [*self.prelude, self.core.block, *self.coda]
+        return [block.ffn for block in blocks if isinstance(block.ffn, MoE)]
+
+    # -- decoding ----------------------------------------------------------------------
+
+    def new_cache(self, batch_size: int, n_loops: int | None = None, device=None, dtype=None) -> RDMCache:
+        """An empty decode cache for up to ``n_loops`` (default ``config.n_loops``) core loops;
+        device and dtype default to the model's."""
+        weight = self.embed_tokens.weight
+        device, dtype = device or weight.device, dtype or weight.dtype
+        n_loops = self.config.n_loops if n_loops is None else n_loops
+        if n_loops < 1:
+            raise ValueError(f"n_loops must be ≥ 1, got {n_loops}")
+        return RDMCache(
+            prelude=[block.new_state(batch_size, device, dtype) for block in self.prelude],
+            core=self.core.new_states(batch_size, n_loops, device, dtype),
+            coda=[block.new_state(batch_size, device, dtype) for block in self.coda],
+        )
+
+    @torch.no_grad()
+    def generate(self, input_ids: Tensor, max_new_tokens: int, **sampling) -> Tensor:
+        """(B, T) prompt → (B, T + new tokens); see ``rdm.models.generation.generate``."""
+        return generation.generate(self, input_ids, max_new_tokens, **sampling)
+
+    def stream_generate(self, input_ids: Tensor, max_new_tokens: int, **sampling) -> Iterator[Tensor]:
+        """Yields each new (B,) token; see ``rdm.models.generation.stream_generate``."""
+        return generation.stream_generate(self, input_ids, max_new_tokens, **sampling)
+
+    # -- persistence -------------------------------------------------------------------
+
+    def save_pretrained(self, directory) -> None:
+        io.save_pretrained(self, directory)
+
+    @classmethod
+    def from_pretrained(cls, directory, device=None) -> "RDMForCausalLM":
+        return io.load_pretrained(cls, directory, device)
+
+    # -- monitoring --------------------------------------------------------------------
+
+    def count_parameters(self, trainable_only: bool = False) -> int:
+        """Parameters, tied ones counted once."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def injection_spectral_radius(self) -> Tensor:
+        """ρ(A) of the core's state injection (< 1 by construction), detached."""
+        return self.core.injection.spectral_radius()
+
+    def gradient_checkpointing_enable(self, enabled: bool = True) -> None:
+        """Recompute each core loop in the backward pass instead of storing its activations
+        (not applied with a decode cache, whose states the loops update)."""
+        self.core.gradient_checkpointing = enabled
+
+    def architecture_summary(self) -> str:
+        config = self.config
+
+        def count(module):
+            return sum(p.numel() for p in module.parameters())
+
+        def blocks(mixers, ffn):
+            return ", ".join(f"{mixer}+{ffn}" for mixer in mixers) or "none"
+
+        lines = [
+            f"RDMForCausalLM: {self.count_parameters():,} parameters, d_model {config.d_model}, "
+            f"vocab {config.vocab_size} ({'tied' if config.tie_embeddings else 'untied'} embeddings)",
+            f"  prelude (once):  {blocks(config.prelude_mixers, config.prelude_ffn)}  [{count(self.prelude):,}]",
+            f"  core (looped):   {config.core_mixer}+{config.core_ffn} × {config.n_loops} loops "
+            f"(trained up to {config.max_loops}), halting {config.halting}  [{count(self.core):,}]",
+            f"  coda (once):     {blocks(config.coda_mixers, config.coda_ffn)}  [{count(self.coda):,}]",
+            f"  injection ρ(A) = {self.injection_spectral_radius().item():.4f}",
+        ]
+        if config.num_experts and "moe" in (config.prelude_ffn, config.core_ffn, config.coda_ffn):
+            lines.append(f"  MoE: {config.num_experts} experts, top-{config.experts_per_token}, "
+                         f"{config.num_shared_experts} shared, hidden {config.expert_hidden}")
+        if "swa" in (*config.prelude_mixers, config.core_mixer, *config.coda_mixers):
+            lines.append(f"  attention: {config.attn_heads} heads / {config.attn_kv_heads} kv, window "
+                         f"{config.attn_window}, {config.attn_num_memory} memory tokens")
+        return "\n".join(lines)
