@@ -22,14 +22,14 @@ struct Range {
   std::uintptr_t begin, end;
 };
 
-struct LoadedModule {
+struct Module {
   std::string path;
-  std::uintptr_t load_bias;
+  std::uintptr_t load_bias = 0;
 };
 
 struct SharedMemoryState {
   std::vector<Range> static_ranges;  // sorted, merged
-  unsigned long long modules_stamp = ~0ull;
+  bool scanned = false;
   unsigned char* dynamic = nullptr;
   std::size_t dynamic_capacity = 0;
   std::size_t dynamic_size = 0;
@@ -46,7 +46,7 @@ bool read_at(int fd, void* out, std::size_t bytes, off_t offset) {
 
 // Appends the address ranges of the `.noinit*` sections of one ELF file, as loaded.
 // Section headers are not mapped at run time, so they are read from the file itself.
-void collect_noinit_sections(const LoadedModule& module, std::vector<Range>& out) {
+void collect_noinit_sections(const Module& module, std::vector<Range>& out) {
   const int fd = open(module.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;  // e.g. the vDSO, which has no file
   Elf64_Ehdr eh;
@@ -74,34 +74,41 @@ void collect_noinit_sections(const LoadedModule& module, std::vector<Range>& out
   }
 }
 
-void refresh_static_ranges(SharedMemoryState& s) {
-  struct Scan {
-    unsigned long long stamp = 0;
-    std::vector<LoadedModule> modules;
-  } scan;
-  // Only gather names here: dl_iterate_phdr holds the loader lock during the callback.
+// The loaded module (executable or shared library) that contains this runtime, and so the
+// kernels: each copy of the runtime only poisons the shared memory of its own module.
+Module this_module() {
+  struct Search {
+    std::uintptr_t address;
+    Module found;
+  } search{reinterpret_cast<std::uintptr_t>(&this_module), {}};
   dl_iterate_phdr(
-      [](dl_phdr_info* info, std::size_t size, void* data) {
-        auto* scan = static_cast<Scan*>(data);
-        if (size >= offsetof(dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs))
-          scan->stamp = info->dlpi_adds * 1000003ull + info->dlpi_subs;
-        const bool main_program = info->dlpi_name == nullptr || info->dlpi_name[0] == '\0';
-        scan->modules.push_back({main_program ? "/proc/self/exe" : info->dlpi_name, info->dlpi_addr});
+      [](dl_phdr_info* info, std::size_t, void* data) {
+        auto* search = static_cast<Search*>(data);
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          const std::uintptr_t begin = info->dlpi_addr + ph.p_vaddr;
+          if (ph.p_type != PT_LOAD || search->address < begin || search->address >= begin + ph.p_memsz) continue;
+          const bool main_program = info->dlpi_name == nullptr || info->dlpi_name[0] == '\0';
+          search->found = {main_program ? "/proc/self/exe" : info->dlpi_name, info->dlpi_addr};
+          return 1;
+        }
         return 0;
       },
-      &scan);
-  if (scan.stamp == s.modules_stamp) return;
+      &search);
+  return search.found;
+}
+
+void scan_static_ranges(SharedMemoryState& s) {
   std::vector<Range> ranges;
-  for (const LoadedModule& m : scan.modules) collect_noinit_sections(m, ranges);
+  collect_noinit_sections(this_module(), ranges);
   std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
-  s.static_ranges.clear();
   for (const Range& r : ranges) {
     if (!s.static_ranges.empty() && r.begin <= s.static_ranges.back().end)
       s.static_ranges.back().end = std::max(s.static_ranges.back().end, r.end);
     else
       s.static_ranges.push_back(r);
   }
-  s.modules_stamp = scan.stamp;
+  s.scanned = true;
 }
 
 }  // namespace
@@ -122,7 +129,7 @@ namespace detail {
 
 void prepare_shared_memory(std::size_t dynamic_bytes) {
   SharedMemoryState& s = state();
-  refresh_static_ranges(s);
+  if (!s.scanned) scan_static_ranges(s);
   if (dynamic_bytes > s.dynamic_capacity) {
     ::operator delete[](s.dynamic, std::align_val_t{kDynamicSharedAlignment});
     s.dynamic = static_cast<unsigned char*>(

@@ -21,8 +21,8 @@ void* dynamic_shared_memory();
 bool is_shared_memory(const void* p, std::size_t bytes);
 
 namespace detail {
-// Launcher side: locates the static __shared__ variables of every loaded module (cached
-// until a module is loaded or unloaded) and sizes the dynamic buffer.
+// Launcher side: locates the static __shared__ variables (once: they are the `.noinit*`
+// sections of the module this runtime is linked into) and sizes the dynamic buffer.
 void prepare_shared_memory(std::size_t dynamic_bytes);
 // Launcher side: fills all shared memory with kSharedMemoryPoison.
 void poison_shared_memory();
