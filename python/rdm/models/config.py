@@ -157,13 +157,13 @@ _PRESETS = {
     "500m": dict(
         d_model=1536, prelude_mixers=("mamba",) * 6, coda_mixers=("swa",) * 3,
         n_loops=8, max_loops=16, ffn_hidden=4096,
-        num_experts=16, experts_per_token=2, num_shared_experts=1, expert_hidden=1536,
+        num_experts=16, experts_per_token=2, num_shared_experts=1, expert_hidden=2048,
         gla_heads=12, attn_heads=16, attn_kv_heads=4, attn_num_memory=32,
     ),
     "1b": dict(
         d_model=2048, prelude_mixers=("mamba",) * 8, coda_mixers=("swa",) * 4,
         n_loops=12, max_loops=24, ffn_hidden=5504,
-        num_experts=16, experts_per_token=2, num_shared_experts=1, expert_hidden=2048,
+        num_experts=16, experts_per_token=2, num_shared_experts=1, expert_hidden=2560,
         gla_heads=16, attn_heads=16, attn_kv_heads=4, attn_num_memory=32,
     ),
 }
