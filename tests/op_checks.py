@@ -27,6 +27,11 @@ def check_against_float64(op_fn, reference_fn, args, names):
             assert torch.equal(a.cpu(), b.cpu()), name
 
 
+def packed(lengths):
+    """cu_seqlens (int32) of packed sequences of these lengths."""
+    return torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
+
+
 def requiring_grad(args):
     """args with every floating-point tensor a leaf that requires grad."""
     return [a.detach().requires_grad_() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args]

@@ -12,6 +12,7 @@ from op_checks import (
     grads_of_outputs,
     message_ids,
     opcheck_with_and_without_grad,
+    packed,
     raises,
 )
 
@@ -29,7 +30,7 @@ def attention_inputs(dtype=torch.float32, *, batch=2, num_queries=9, num_keys=No
     q = torch.randn(batch, num_queries, heads, head_dim, generator=g).to(dtype)
     k = torch.randn(batch, num_keys, kv_heads, head_dim, generator=g).to(dtype)
     v = torch.randn(batch, num_keys, kv_heads, head_dim, generator=g).to(dtype)
-    cu_seqlens = None if lengths is None else torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
+    cu_seqlens = None if lengths is None else packed(lengths)
     return [q, k, v, window, num_global, scale, cu_seqlens]
 
 
@@ -89,11 +90,12 @@ def test_torch_compile_fullgraph():
 
 def _bad_inputs():
     q, k, v, *_ = attention_inputs()
-    packed = attention_inputs(lengths=[4, 1, 4])
+    packed_args = attention_inputs(lengths=[4, 1, 4])
     yield "q must have shape (B, Tq, H, D)", [q[0], k, v, 3, 0, None, None]
     yield "q must be float32, float16 or bfloat16 (or float64), got int64", [q.long(), k, v, 3, 0, None, None]
-    yield "k must have shape (B, Tk, Hkv, D) with B = 2, Tk >= Tq = 9, Hkv dividing H = 4 and D = 8, got [2, 9, 3, 8]", \
-        [q, torch.randn(2, 9, 3, 8), torch.randn(2, 9, 3, 8), 3, 0, None, None]
+    three_kv_heads = torch.randn(2, 9, 3, 8)
+    yield ("k must have shape (B, Tk, Hkv, D) with B = 2, Tk >= Tq = 9, Hkv dividing H = 4 and D = 8, "
+           "got [2, 9, 3, 8]"), [q, three_kv_heads, three_kv_heads, 3, 0, None, None]
     yield "Tk >= Tq = 9", [q, k[:, :5], v[:, :5], 3, 0, None, None]
     yield "k must be q's dtype float32, got float16", [q, k.half(), v, 3, 0, None, None]
     yield "v must have shape k's shape", [q, k, v[..., :4], 3, 0, None, None]
@@ -102,11 +104,12 @@ def _bad_inputs():
     yield "num_global must be non-negative, got -1", [q, k, v, 3, -1, None, None]
     yield "scale must be finite, got nan", [q, k, v, 3, 0, float("nan"), None]
     yield "v must be on q's device", [q, k, v.to("meta"), 3, 0, None, None]
-    yield "with cu_seqlens, k must have as many tokens as q", [packed[0], torch.cat([packed[1]] * 2, 1),
-                                                              torch.cat([packed[2]] * 2, 1), 3, 0, None, packed[6]]
+    q_1, k_1, v_1, *_, cu = packed_args
+    yield "with cu_seqlens, k must have as many tokens as q", [q_1, k_1.repeat(1, 2, 1, 1), v_1.repeat(1, 2, 1, 1),
+                                                              3, 0, None, cu]
     yield "q must have batch size 1", [q, k, v, 3, 0, None, torch.tensor([0, 9], dtype=torch.int32)]
     yield "cu_seqlens must increase strictly (no empty sequence), got cu_seqlens[2] = 2 after 4", \
-        packed[:6] + [torch.tensor([0, 4, 2, 9], dtype=torch.int32)]
+        packed_args[:6] + [torch.tensor([0, 4, 2, 9], dtype=torch.int32)]
 
 
 @pytest.mark.parametrize("message,args", list(_bad_inputs()), ids=message_ids)
@@ -127,7 +130,8 @@ def test_cuda_reference_path_matches_cpu():
         torch.testing.assert_close(c.cpu(), e)
     opcheck(torch.ops.rdm.sliding_window_attention.default, tuple(cuda_args))
     grads = [g.cuda() for g in grads_of_outputs((out, lse))]
-    cuda_grads = torch.ops.rdm.sliding_window_attention_backward(*grads, *cuda_args, out, lse)
-    cpu_grads = torch.ops.rdm.sliding_window_attention_backward(*[g.cpu() for g in grads], *args, out.cpu(), lse.cpu())
+    cuda_grads = backward(*grads, *cuda_args, out, lse)
+    backward = torch.ops.rdm.sliding_window_attention_backward
+    cpu_grads = backward(*[g.cpu() for g in grads], *args, out.cpu(), lse.cpu())
     for c, e in zip(cuda_grads, cpu_grads):
         torch.testing.assert_close(c.cpu(), e)

@@ -13,6 +13,7 @@ from op_checks import (
     grads_of_outputs,
     message_ids,
     opcheck_with_and_without_grad,
+    packed,
     raises,
 )
 
@@ -37,7 +38,7 @@ def gla_inputs(dtype=torch.float32, *, batch=2, length=7, heads=2, key_dim=8, va
     v = randn(batch, length, heads, value_dim).to(dtype)
     gates = F.logsigmoid(randn(batch, length, heads, key_dim) + 2).to(g_dtype or dtype)
     initial_state = randn(states, heads, key_dim, value_dim).to(state_dtype) if with_state else None
-    cu_seqlens = None if lengths is None else torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
+    cu_seqlens = None if lengths is None else packed(lengths)
     return [q, k, v, gates, scale, initial_state, cu_seqlens]
 
 
@@ -122,7 +123,7 @@ def test_torch_compile_fullgraph():
 
 def _bad_inputs():
     q, k, v, g, scale, h0, _ = gla_inputs()
-    packed = gla_inputs(lengths=[2, 1, 4])
+    packed_args = gla_inputs(lengths=[2, 1, 4])
     yield "q must have shape (B, T, H, K)", [q[0], k, v, g, scale, h0, None]
     yield "q must have shape (B, T, H, K) with T, H, K >= 1", [q[:, :0], k[:, :0], v[:, :0], g[:, :0], scale, h0, None]
     yield "q must be float32, float16 or bfloat16 (or float64), got int32", [q.int(), k, v, g, scale, h0, None]
@@ -131,15 +132,15 @@ def _bad_inputs():
     yield "v must have shape (B, T, H, V) with (B, T, H) = [2, 7, 2]", [q, k, v[:, :3], g, scale, h0, None]
     yield "v must be q's dtype float32, got float16", [q, k, v.half(), g, scale, h0, None]
     yield "g must have shape q's shape", [q, k, v, g[:1], scale, h0, None]
-    yield "g must be q's dtype bfloat16 or float32, got float16", [*gla_inputs(torch.bfloat16)[:3], g.half(), scale, h0, None]
+    bf16 = gla_inputs(torch.bfloat16)
+    yield "g must be q's dtype bfloat16 or float32, got float16", [*bf16[:3], g.half(), scale, h0, None]
     yield "scale must be finite, got inf", [q, k, v, g, float("inf"), h0, None]
     yield "initial_state must have shape (B, H, K, V) = [2, 2, 8, 4]", [q, k, v, g, scale, h0[..., :2], None]
     yield "initial_state must be float32, got float16", [q, k, v, g, scale, h0.half(), None]
     yield "initial_state must be on q's device", [q, k, v, g, scale, h0.to("meta"), None]
-    yield "initial_state must have shape (S, H, K, V) (one per packed sequence)", packed[:5] + [h0, packed[6]]
-    yield "q must have batch size 1", [q, k, v, g, scale, h0, packed[6]]
-    yield "cu_seqlens must end at the number of tokens 7, got cu_seqlens[3] = 6", \
-        packed[:6] + [torch.tensor([0, 2, 3, 6], dtype=torch.int32)]
+    yield "initial_state must have shape (S, H, K, V) (one per packed sequence)", packed_args[:5] + [h0, packed_args[6]]
+    yield "q must have batch size 1", [q, k, v, g, scale, h0, packed_args[6]]
+    yield "cu_seqlens must end at the number of tokens 7, got cu_seqlens[3] = 6", packed_args[:6] + [packed([2, 1, 3])]
 
 
 @pytest.mark.parametrize("name", OPS)

@@ -176,7 +176,8 @@ def _bad_unpermute_inputs():
     yield "topk_weights must have shape (T, k) with k >= 1", [y, row_id, weights[:, :0]]
     yield "y_sorted must have shape (T * k, D) with T * k = 12, got [11, 8]", [y[:11], row_id, weights]
     yield "topk_weights must be y_sorted's dtype float32, got float16", [y, row_id, weights.half()]
-    yield "topk_weights must be y_sorted's dtype bfloat16 or float32, got float16", [y.bfloat16(), row_id, weights.half()]
+    yield "topk_weights must be y_sorted's dtype bfloat16 or float32, got float16", \
+        [y.bfloat16(), row_id, weights.half()]
     yield "row_id must be int32, got int64", [y, row_id.long(), weights]
     yield "row_id must have shape (T * k,) = [12], got [5]", [y, row_id[:5], weights]
     yield "row_id must be a permutation of 0 .. T * k - 1 = 11 (as moe_permute returns), got 12 at row 0", \
@@ -196,7 +197,8 @@ def test_routing_values_are_not_read_from_meta_tensors():
     bad_offsets = torch.tensor([9, 2, 1, 99], dtype=torch.int32, device="meta")
     assert rdm.ops.grouped_gemm(x.to("meta"), w.to("meta"), bad_offsets).shape == (10, 4)
     bad_ids = torch.full((6, 2), 7, device="meta")
-    assert [t.shape for t in rdm.ops.moe_permute(torch.zeros(6, 8, device="meta"), bad_ids, 5)] == [(12, 8), (12,), (5,)]
+    outputs = rdm.ops.moe_permute(torch.zeros(6, 8, device="meta"), bad_ids, 5)
+    assert [t.shape for t in outputs] == [(12, 8), (12,), (5,)]
 
 
 # --- the reference path on CUDA tensors --------------------------------------------------------

@@ -12,6 +12,7 @@ from op_checks import (
     grads_of_outputs,
     message_ids,
     opcheck_with_and_without_grad,
+    packed,
     raises,
 )
 
@@ -38,7 +39,7 @@ def scan_inputs(dtype=torch.float32, *, batch=2, dim=4, state_size=3, length=9, 
     B, C = randn(*bc_shape, dtype=bc_dtype or dtype), randn(*bc_shape, dtype=bc_dtype or dtype)
     D, delta_bias = randn(dim, dtype=param), randn(dim, dtype=param, scale=0.5)
     initial_state = randn(states, dim, state_size, dtype=param)
-    cu_seqlens = None if lengths is None else torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
+    cu_seqlens = None if lengths is None else packed(lengths)
     if not optional:
         D = z = delta_bias = initial_state = None
     return [u, delta, A, B, C, D, z, delta_bias, optional, initial_state, cu_seqlens]
@@ -188,17 +189,17 @@ def _bad_scan_inputs():
     yield "initial_state must have shape (batch, dim, N)", good(initial_state=h0[:1])
     yield "initial_state must be float32", good(initial_state=h0.half())
     yield "z must be on u's device", good(z=z.to("meta"))
-    packed = scan_inputs(lengths=[3, 1, 5])
-    cu = packed[-1]
-    yield "cu_seqlens must be int32", packed[:-1] + [cu.long()]
-    yield "cu_seqlens must have shape (S + 1,)", packed[:-1] + [cu[:1]]
+    packed_args = scan_inputs(lengths=[3, 1, 5])
+    cu = packed_args[-1]
+    yield "cu_seqlens must be int32", packed_args[:-1] + [cu.long()]
+    yield "cu_seqlens must have shape (S + 1,)", packed_args[:-1] + [cu[:1]]
     yield "u must have batch size 1", scan_inputs(optional=False)[:-1] + [torch.tensor([0, 9], dtype=torch.int32)]
-    yield "initial_state must have shape (S, dim, N) (one per packed sequence)", packed[:-1] + [cu[[0, 1, 3]]]
-    yield "cu_seqlens must start at 0, got cu_seqlens[0] = 1", packed[:-1] + [cu + 1]
+    yield "initial_state must have shape (S, dim, N) (one per packed sequence)", packed_args[:-1] + [cu[[0, 1, 3]]]
+    yield "cu_seqlens must start at 0, got cu_seqlens[0] = 1", packed_args[:-1] + [cu + 1]
     yield "cu_seqlens must increase strictly (no empty sequence), got cu_seqlens[2] = 3 after 3", \
-        packed[:-1] + [torch.tensor([0, 3, 3, 9], dtype=torch.int32)]
+        packed_args[:-1] + [torch.tensor([0, 3, 3, 9], dtype=torch.int32)]
     yield "cu_seqlens must end at the number of tokens 9, got cu_seqlens[3] = 8", \
-        packed[:-1] + [torch.tensor([0, 3, 4, 8], dtype=torch.int32)]
+        packed_args[:-1] + [torch.tensor([0, 3, 4, 8], dtype=torch.int32)]
 
 
 @pytest.mark.parametrize("message,args", list(_bad_scan_inputs()), ids=message_ids)

@@ -56,8 +56,8 @@ void check_moe_unpermute(const at::Tensor& y_sorted, const at::Tensor& row_id, c
   TORCH_CHECK(topk_weights.dim() == 2 && topk_weights.size(1) >= 1, kOp,
               ": topk_weights must have shape (T, k) with k >= 1, got ", topk_weights.sizes());
   const int64_t rows = topk_weights.size(0) * topk_weights.size(1);
-  TORCH_CHECK(y_sorted.dim() == 2 && y_sorted.size(0) == rows, kOp, ": y_sorted must have shape (T * k, D) with T * k = ",
-              rows, ", got ", y_sorted.sizes());
+  TORCH_CHECK(y_sorted.dim() == 2 && y_sorted.size(0) == rows, kOp,
+              ": y_sorted must have shape (T * k, D) with T * k = ", rows, ", got ", y_sorted.sizes());
   check::activation(kOp, y_sorted, "y_sorted");
   const auto act = y_sorted.scalar_type();
   const auto param = check::param_type(act);

@@ -93,7 +93,8 @@ def register_backward(name, *, check, reference, num_outputs, grad_positions, sa
         check(*inputs)
         present = [i for i in grad_positions if inputs[i] is not None]
         grads = dict(zip(present, grad_through(forward, inputs, present, grad_outputs)))
-        return fresh(tuple(grads[i] if i in grads else _absent_grad(inputs, grad_positions) for i in grad_positions), args)
+        grads = [grads[i] if i in grads else _absent_grad(inputs, grad_positions) for i in grad_positions]
+        return fresh(grads, args)
 
     def fake(*args):
         _, inputs = split(args)

@@ -89,7 +89,8 @@ def _check_permute(x, topk_ids, num_experts):
 def _fake_permute(x, topk_ids, num_experts):
     _check_permute(x, topk_ids, num_experts)
     rows = topk_ids.numel()
-    return x.new_empty(rows, x.shape[1]), x.new_empty(rows, dtype=torch.int32), x.new_empty(num_experts, dtype=torch.int32)
+    x_sorted = x.new_empty(rows, x.shape[1])
+    return x_sorted, x.new_empty(rows, dtype=torch.int32), x.new_empty(num_experts, dtype=torch.int32)
 
 
 def _permute_setup_context(ctx, inputs, output):
