@@ -54,6 +54,7 @@ PLANTED = {
     "shfl_partial_mask": [r"member mask 0x0000ffff", r"full-mask"],
     "shfl_exited_lane": [r"have already exited"],
     "divergent_collective": [r"divergent warp collective"],
+    "collective_timeout": [r"timeout", r"waiting in __shfl_xor_sync at .*test_warp\.cpp"],
     "cp_async_missing_wait": [r"poison \(NaN\) without cp_async_wait"],
     "shared_read_before_write": [r"unwritten shared memory return the poison"],
     "exception_propagation": [r"boom from the kernel"],

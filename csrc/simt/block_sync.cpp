@@ -1,6 +1,6 @@
 #include "block_sync.h"
 
-#include <bit>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -96,10 +96,10 @@ std::string BlockSync::error() {
   return error_;
 }
 
-void BlockSync::wait_for_change(std::unique_lock<std::mutex>& lock, const std::atomic<std::uint32_t>& generation,
+void BlockSync::await_generation(std::unique_lock<std::mutex>& lock, const std::atomic<std::uint32_t>& generation,
                                 std::uint32_t seen) {
   lock.unlock();
-  if (!detail::wait_for_change(generation, seen, std::chrono::steady_clock::now() + timeout_)) {
+  if (!wait_for_change(generation, seen, std::chrono::steady_clock::now() + timeout_)) {
     lock.lock();
     if (generation.load(std::memory_order_acquire) == seen && !aborted_) fail_locked(timeout_report_locked());
     lock.unlock();
@@ -139,7 +139,7 @@ BarrierResult BlockSync::barrier(const char* op, const CallSite& site, bool pred
   if (barrier_arrived_ == live_)
     complete_barrier_locked();
   else  // the result is written before the generation moves and stays until we arrive again
-    wait_for_change(lock, barrier_generation_, barrier_generation_.load(std::memory_order_relaxed));
+    await_generation(lock, barrier_generation_, barrier_generation_.load(std::memory_order_relaxed));
   return barrier_result_;
 }
 
@@ -180,7 +180,7 @@ const WarpSlot* BlockSync::warp_exchange(const char* op, const CallSite& site, u
     warp.arrived = 0;
     advance(warp.generation);
   } else {
-    wait_for_change(lock, warp.generation, generation);
+    await_generation(lock, warp.generation, generation);
   }
   return slots;
 }
@@ -206,8 +206,9 @@ void BlockSync::thread_exited() {
 }
 
 std::string BlockSync::timeout_report_locked() const {
-  const double seconds = std::chrono::duration<double>(timeout_).count();
-  std::string report = "timeout: a synchronisation point did not complete within " + std::to_string(seconds) +
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%g", std::chrono::duration<double>(timeout_).count());
+  std::string report = std::string("timeout: a synchronisation point did not complete within ") + seconds +
                        " s (set RDM_SIMT_TIMEOUT_S to change); thread ids are linear (x + blockDim.x * (y + "
                        "blockDim.y * z)).";
   if (barrier_arrived_)

@@ -82,7 +82,7 @@ class BlockSync {
 
   // Releases `lock` and blocks until `generation` moves past `seen`; throws LaunchAborted
   // if the launch was aborted, and aborts it with a report when the timeout expires.
-  void wait_for_change(std::unique_lock<std::mutex>& lock, const std::atomic<std::uint32_t>& generation,
+  void await_generation(std::unique_lock<std::mutex>& lock, const std::atomic<std::uint32_t>& generation,
                        std::uint32_t seen);
   static void advance(std::atomic<std::uint32_t>& generation);
   [[noreturn]] void fail_locked(std::string message);

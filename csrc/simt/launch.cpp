@@ -1,7 +1,7 @@
 #include "launch.h"
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>

@@ -4,7 +4,6 @@
 // before any lane of the warp exits.
 #pragma once
 #include <cstdint>
-#include <cstring>
 #include <source_location>
 #include <string>
 #include <type_traits>

@@ -118,7 +118,7 @@ SIMT_CASE(barrier_collective_deadlock) {
 // who waits where and who has not arrived, and the launch fails instead of hanging.
 constexpr int kHangLine = __LINE__ + 4;
 __global__ void slow_thread_kernel(int* out) {
-  if (threadIdx.x == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  if (threadIdx.x == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   if (threadIdx.x >= 50) return;
   __syncthreads();
   out[threadIdx.x] = 1;
