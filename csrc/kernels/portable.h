@@ -57,28 +57,28 @@ void launch_kernel(const char* kernel_name, void (*kernel)(Params...), dim3 grid
   simt::launch_kernel(kernel_name, kernel, grid, block, dynamic_smem_bytes, std::forward<Args>(args)...);
 }
 #else
-namespace detail {
+namespace portable_detail {
 inline void check_cuda(cudaError_t status, const char* kernel_name, const char* step) {
   if (status != cudaSuccess)
     throw std::runtime_error(std::string("rdm: ") + step + " of kernel '" + kernel_name +
                              "' failed: " + cudaGetErrorName(status) + ": " + cudaGetErrorString(status));
 }
-}  // namespace detail
+}  // namespace portable_detail
 
 template <class... Params, class... Args>
 void launch_kernel(const char* kernel_name, void (*kernel)(Params...), dim3 grid, dim3 block,
                    std::size_t dynamic_smem_bytes, StreamHandle stream, Args&&... args) {
   constexpr std::size_t kDefaultDynamicSmemLimit = 48 * 1024;  // above it, kernels must opt in
   if (dynamic_smem_bytes > kDefaultDynamicSmemLimit)
-    detail::check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    portable_detail::check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                             static_cast<int>(dynamic_smem_bytes)),
                        kernel_name, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
   kernel<<<grid, block, dynamic_smem_bytes, stream>>>(std::forward<Args>(args)...);
-  detail::check_cuda(cudaGetLastError(), kernel_name, "launch");
+  portable_detail::check_cuda(cudaGetLastError(), kernel_name, "launch");
 }
 #endif
 
-namespace detail {
+namespace portable_detail {
 
 #if !defined(RDM_SIMT)
 __device__ __forceinline__ std::uint32_t shared_address(const void* p) {
@@ -158,34 +158,34 @@ __device__ __forceinline__ void ldmatrix(std::uint32_t (&d)[kNum], const void* s
 #endif
 }
 
-}  // namespace detail
+}  // namespace portable_detail
 
 // ---------------------------------------------------------------------------------------
 // Float atomics CUDA lacks, built on atomicCAS. Return the old value. NaN handling: a NaN
 // `value` is stored (NaN propagates, as in torch.amax), a stored NaN is never replaced.
 __device__ __forceinline__ float atomic_max_float(float* address, float value) {
-  return detail::atomic_float_update(address, value, [](float v, float current) { return v > current; });
+  return portable_detail::atomic_float_update(address, value, [](float v, float current) { return v > current; });
 }
 __device__ __forceinline__ float atomic_min_float(float* address, float value) {
-  return detail::atomic_float_update(address, value, [](float v, float current) { return v < current; });
+  return portable_detail::atomic_float_update(address, value, [](float v, float current) { return v < current; });
 }
 
 // ---------------------------------------------------------------------------------------
 // cp.async (sm_80+): asynchronous global -> shared copies, in commit groups. Addresses must
 // be aligned to the copy size. Under the emulation the copies land only at the wait.
 __device__ __forceinline__ void cp_async_16(void* smem_dst, const void* gmem_src RDM_CALL_SITE_PARAM) {
-  detail::cp_async<16>(smem_dst, gmem_src, 16 RDM_CALL_SITE_ARG);
+  portable_detail::cp_async<16>(smem_dst, gmem_src, 16 RDM_CALL_SITE_ARG);
 }
 __device__ __forceinline__ void cp_async_8(void* smem_dst, const void* gmem_src RDM_CALL_SITE_PARAM) {
-  detail::cp_async<8>(smem_dst, gmem_src, 8 RDM_CALL_SITE_ARG);
+  portable_detail::cp_async<8>(smem_dst, gmem_src, 8 RDM_CALL_SITE_ARG);
 }
 __device__ __forceinline__ void cp_async_4(void* smem_dst, const void* gmem_src RDM_CALL_SITE_PARAM) {
-  detail::cp_async<4>(smem_dst, gmem_src, 4 RDM_CALL_SITE_ARG);
+  portable_detail::cp_async<4>(smem_dst, gmem_src, 4 RDM_CALL_SITE_ARG);
 }
 // Copies 16 bytes if `valid`, else writes 16 zero bytes without reading `gmem_src`.
 __device__ __forceinline__ void cp_async_16_zfill(void* smem_dst, const void* gmem_src,
                                                   bool valid RDM_CALL_SITE_PARAM) {
-  detail::cp_async<16>(smem_dst, gmem_src, valid ? 16 : 0 RDM_CALL_SITE_ARG);
+  portable_detail::cp_async<16>(smem_dst, gmem_src, valid ? 16 : 0 RDM_CALL_SITE_ARG);
 }
 // Closes the group of copies issued since the previous commit.
 __device__ __forceinline__ void cp_async_commit() {
@@ -220,22 +220,22 @@ __device__ __forceinline__ void cp_async_wait_all() {
 // 16-23 of matrix 2, 24-31 of matrix 3 (the others are ignored). Lane l receives in d[i]
 // row l/4, elements 2*(l%4) and 2*(l%4)+1 of matrix i (of its transpose with .trans).
 __device__ __forceinline__ void ldmatrix_x1(std::uint32_t (&d)[1], const void* smem_row RDM_CALL_SITE_PARAM) {
-  detail::ldmatrix<1, false>(d, smem_row RDM_CALL_SITE_ARG);
+  portable_detail::ldmatrix<1, false>(d, smem_row RDM_CALL_SITE_ARG);
 }
 __device__ __forceinline__ void ldmatrix_x2(std::uint32_t (&d)[2], const void* smem_row RDM_CALL_SITE_PARAM) {
-  detail::ldmatrix<2, false>(d, smem_row RDM_CALL_SITE_ARG);
+  portable_detail::ldmatrix<2, false>(d, smem_row RDM_CALL_SITE_ARG);
 }
 __device__ __forceinline__ void ldmatrix_x4(std::uint32_t (&d)[4], const void* smem_row RDM_CALL_SITE_PARAM) {
-  detail::ldmatrix<4, false>(d, smem_row RDM_CALL_SITE_ARG);
+  portable_detail::ldmatrix<4, false>(d, smem_row RDM_CALL_SITE_ARG);
 }
 __device__ __forceinline__ void ldmatrix_x1_trans(std::uint32_t (&d)[1], const void* smem_row RDM_CALL_SITE_PARAM) {
-  detail::ldmatrix<1, true>(d, smem_row RDM_CALL_SITE_ARG);
+  portable_detail::ldmatrix<1, true>(d, smem_row RDM_CALL_SITE_ARG);
 }
 __device__ __forceinline__ void ldmatrix_x2_trans(std::uint32_t (&d)[2], const void* smem_row RDM_CALL_SITE_PARAM) {
-  detail::ldmatrix<2, true>(d, smem_row RDM_CALL_SITE_ARG);
+  portable_detail::ldmatrix<2, true>(d, smem_row RDM_CALL_SITE_ARG);
 }
 __device__ __forceinline__ void ldmatrix_x4_trans(std::uint32_t (&d)[4], const void* smem_row RDM_CALL_SITE_PARAM) {
-  detail::ldmatrix<4, true>(d, smem_row RDM_CALL_SITE_ARG);
+  portable_detail::ldmatrix<4, true>(d, smem_row RDM_CALL_SITE_ARG);
 }
 
 // ---------------------------------------------------------------------------------------
