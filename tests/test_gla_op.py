@@ -76,7 +76,7 @@ def test_both_ops_compute_the_same_function():
 @pytest.mark.parametrize("name", OPS)
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_gradcheck_float64(name, variant):
-    args = float64(gla_inputs(length=4, heads=1, key_dim=3, value_dim=2, **VARIANTS[variant]))
+    args = float64(gla_inputs(batch=1, length=4, heads=1, key_dim=3, value_dim=2, **VARIANTS[variant]))
     positions = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.is_floating_point()]
 
     def gla(*tensors):
