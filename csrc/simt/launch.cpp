@@ -1,5 +1,7 @@
 #include "launch.h"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -34,6 +36,11 @@ std::string dim_str(const dim3& d) {
 // their own ticket word, so a block of n threads wakes exactly n workers.
 class ThreadPool {
  public:
+  static ThreadPool& instance() {
+    static ThreadPool pool;
+    return pool;
+  }
+
   ~ThreadPool() {
     stop_.store(true);
     for (auto& w : workers_) {
@@ -64,6 +71,16 @@ class ThreadPool {
   }
 
  private:
+  // A child created by fork() has none of the workers: forget them (without destroying their
+  // std::thread objects, which would terminate) so that the child's first launch starts new
+  // ones instead of waiting forever.
+  ThreadPool() {
+    pthread_atfork(nullptr, nullptr, [] {
+      for (auto& w : instance().workers_) static_cast<void>(w.release());
+      instance().workers_.clear();
+    });
+  }
+
   static std::chrono::steady_clock::time_point far_future() {
     return std::chrono::steady_clock::now() + std::chrono::hours(24);  // waits re-check their word anyway
   }
@@ -151,7 +168,6 @@ void run_grid(const char* kernel_name, dim3 grid, dim3 block, std::size_t dynami
   // One launch at a time: the static __shared__ variables, the block state and the
   // built-ins exist once.
   static std::mutex launch_mutex;
-  static ThreadPool pool;
   std::lock_guard launch_lock(launch_mutex);
   detail::prepare_shared_memory(dynamic_smem_bytes);
   detail::g_grid.block_dim = block;
@@ -164,7 +180,7 @@ void run_grid(const char* kernel_name, dim3 grid, dim3 block, std::size_t dynami
         detail::g_grid.block_idx = {x, y, z};
         detail::poison_shared_memory();
         sync.reset(nthreads, timeout);
-        pool.run_block(nthreads, thunk, ctx);
+        ThreadPool::instance().run_block(nthreads, thunk, ctx);
         if (std::string error = sync.error(); !error.empty())
           throw LaunchError(context + " failed in block " + dim_str(dim3(x, y, z)) + ": " + error);
       }

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -247,6 +249,23 @@ SIMT_CASE(trap_and_assert) {
       [] { rdm::launch_kernel("trap_kernel", trap_kernel, dim3(1), dim3(32), 0, rdm::StreamHandle{}, 1); },
       {"assertion", "planted assertion", "test_launch.cpp"});
   rdm::launch_kernel("trap_kernel", trap_kernel, dim3(1), dim3(32), 0, rdm::StreamHandle{}, 2);
+}
+
+// After fork() the child has none of the pool's threads; its launches must still run.
+SIMT_CASE(launch_after_fork) {
+  unsigned counter = 0;
+  rdm::launch_kernel("count_kernel", count_kernel, dim3(2), dim3(64), 0, rdm::StreamHandle{}, &counter);
+  const pid_t child = fork();
+  if (child == 0) {
+    unsigned child_counter = 0;
+    rdm::launch_kernel("count_kernel", count_kernel, dim3(3), dim3(96), 0, rdm::StreamHandle{}, &child_counter);
+    _exit(child_counter == 3 * 96 ? 0 : 1);
+  }
+  int status = 0;
+  check(child > 0 && waitpid(child, &status, 0) == child, "fork/waitpid failed");
+  check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the launch in the forked child failed");
+  rdm::launch_kernel("count_kernel", count_kernel, dim3(1), dim3(64), 0, rdm::StreamHandle{}, &counter);
+  check(counter == 2 * 64 + 64, "the parent's pool broke after fork");
 }
 
 __global__ void nested_launch_kernel(int) {
