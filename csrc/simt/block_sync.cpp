@@ -116,6 +116,7 @@ void BlockSync::complete_barrier_locked() {
 }
 
 BarrierResult BlockSync::barrier(const char* op, const CallSite& site, bool predicate) {
+  if (!t_thread.in_kernel) fault(std::string(op) + " at " + site.str() + " called");
   const unsigned me = linear_thread();
   Warp& warp = *warps_[me / kWarpSize];
   const std::uint32_t bit = 1u << (me % kWarpSize);
@@ -145,6 +146,7 @@ BarrierResult BlockSync::barrier(const char* op, const CallSite& site, bool pred
 
 const WarpSlot* BlockSync::warp_exchange(const char* op, const CallSite& site, unsigned mask, const void* data,
                                          std::size_t bytes) {
+  if (!t_thread.in_kernel) fault(std::string(op) + " at " + site.str() + " called");
   const unsigned me = linear_thread();
   const unsigned w = me / kWarpSize;
   Warp& warp = *warps_[w];
@@ -186,6 +188,7 @@ const WarpSlot* BlockSync::warp_exchange(const char* op, const CallSite& site, u
 }
 
 unsigned BlockSync::active_lanes() {
+  if (!t_thread.in_kernel) fault("__activemask() called");
   const Warp& warp = *warps_[warp_id()];
   std::lock_guard lock(mutex_);
   if (aborted_) throw LaunchAborted{};

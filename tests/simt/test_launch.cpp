@@ -272,6 +272,11 @@ __global__ void nested_launch_kernel(int) {
   if (threadIdx.x == 0) rdm::launch_kernel("empty_kernel", empty_kernel, dim3(1), dim3(1), 0, rdm::StreamHandle{}, 0);
 }
 
+SIMT_CASE(device_function_outside_kernel) {
+  selftest::expect_launch_error([] { __syncthreads(); }, {"__syncthreads", "outside of a kernel launch"});
+  selftest::expect_launch_error([] { __shfl_sync(0xffffffffu, 1, 0); }, {"__shfl_sync", "outside of a kernel launch"});
+}
+
 SIMT_CASE(nested_launch_rejected) {
   selftest::expect_launch_error(
       [] { rdm::launch_kernel("nested_launch_kernel", nested_launch_kernel, dim3(1), dim3(32), 0, rdm::StreamHandle{}, 0); },
