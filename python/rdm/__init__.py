@@ -6,9 +6,9 @@ Ops are `torch.library` custom ops (`torch.ops.rdm.<name>`) with typed wrappers 
 SIMT emulation (see docs/kernels.md) when the package was built with it.
 """
 from . import _loader
-from ._loader import HAS_SIMT, has_cuda_kernel
+from ._loader import HAS_SIMT
 from . import reference
 from . import ops
 
 __version__ = "0.1.0"
-__all__ = ["ops", "reference", "HAS_SIMT", "has_cuda_kernel", "__version__"]
+__all__ = ["ops", "reference", "HAS_SIMT", "__version__"]

@@ -26,7 +26,3 @@ if not _load("_C.so"):
     )
 HAS_SIMT = _load("_simt.so")
 
-
-def has_cuda_kernel(op_name: str) -> bool:
-    """True if `rdm::<op_name>` has a CUDA kernel in this build."""
-    return torch._C._dispatch_has_kernel_for_dispatch_key(f"rdm::{op_name}", "CUDA")

@@ -75,6 +75,17 @@ __device__ __forceinline__ void row_sum(float (&v)[N], int row_in_block) {
   }
 }
 
+// Calls body(row, valid) for each row this thread's row slot owns, striding over the grid.
+// The trip count is uniform across the block, so every thread reaches every barrier that
+// body contains; `valid` is false past the last row (such threads only join barriers).
+template <class TileT, class Body>
+__device__ __forceinline__ void for_each_row(int64_t rows, Body&& body) {
+  const int row_in_block = threadIdx.x / TileT::kThreadsPerRow;
+  for (int64_t base = int64_t(blockIdx.x) * TileT::kRowsPerBlock; base < rows;
+       base += int64_t(gridDim.x) * TileT::kRowsPerBlock)
+    body(base + row_in_block, base + row_in_block < rows);
+}
+
 // Loads this thread's slice of a row (zeros past the end of the row).
 template <class TileT, typename T>
 __device__ __forceinline__ void load_row_slice(const T* row, int dim, int thread_in_row, bool valid,
@@ -112,16 +123,12 @@ __global__ void __launch_bounds__(TileT::kBlockThreads) forward_kernel(ForwardPa
   float w[kVecs][kVec];  // this thread's columns are the same for every row
   load_row_slice<TileT>(p.halt_weight, p.dim, t, true, w);
 
-  // The loop bound is uniform across the block so every thread reaches every barrier.
-  for (int64_t base = int64_t(blockIdx.x) * TileT::kRowsPerBlock; base < p.rows;
-       base += int64_t(gridDim.x) * TileT::kRowsPerBlock) {
-    const int64_t row = base + row_in_block;
-    const bool valid = row < p.rows;
+  for_each_row<TileT>(p.rows, [&](int64_t row, bool valid) {
     float x[kVecs][kVec];
     load_row_slice<TileT>(h + row * p.dim, p.dim, t, valid, x);
     float dot[1] = {dot_slice<TileT>(x, w)};
     row_sum<TileT>(dot, row_in_block);
-    if (!valid) continue;
+    if (!valid) return;
 
     const float cum = p.cum_p[row];
     const Step s = halting_step(dot[0] + bias, cum, p.threshold, p.is_last);
@@ -139,7 +146,7 @@ __global__ void __launch_bounds__(TileT::kBlockThreads) forward_kernel(ForwardPa
       for (int e = 0; e < kVec; ++e) acc[e] = fmaf(s.weight, x[i][e], acc[e]);
       store_floats<kVec>(p.h_acc_out + row * p.dim + col, acc);
     }
-  }
+  });
 }
 
 // Gradients per row, with dW the total gradient reaching the weight
@@ -162,16 +169,13 @@ __global__ void __launch_bounds__(TileT::kBlockThreads) backward_kernel(Backward
   float grad_w[kVecs][kVec] = {};
   float grad_b = 0.f;
 
-  for (int64_t base = int64_t(blockIdx.x) * TileT::kRowsPerBlock; base < p.rows;
-       base += int64_t(gridDim.x) * TileT::kRowsPerBlock) {
-    const int64_t row = base + row_in_block;
-    const bool valid = row < p.rows;
+  for_each_row<TileT>(p.rows, [&](int64_t row, bool valid) {
     float x[kVecs][kVec], g[kVecs][kVec];
     load_row_slice<TileT>(h + row * p.dim, p.dim, t, valid, x);
     load_row_slice<TileT>(p.grad_h_acc_out + row * p.dim, p.dim, t, valid, g);
     float sums[2] = {dot_slice<TileT>(x, w), dot_slice<TileT>(g, x)};
     row_sum<TileT>(sums, row_in_block);
-    if (!valid) continue;
+    if (!valid) return;
 
     const float cum = p.cum_p[row];
     const Step s = halting_step(sums[0] + bias, cum, p.threshold, p.is_last);
@@ -194,7 +198,7 @@ __global__ void __launch_bounds__(TileT::kBlockThreads) backward_kernel(Backward
       }
       store_floats<kVec>(grad_h + row * p.dim + col, gh);
     }
-  }
+  });
 
   // Combine the block's row slots in a fixed order, then write the block's partial row.
   float* partial = p.partials + int64_t(blockIdx.x) * (p.dim + 1);
