@@ -1,7 +1,8 @@
 """Tests of the SIMT emulation layer (csrc/simt) through its C++ self-test program.
 
 The self-test (tests/simt/*.cpp, plus the tensor-core probe kernel) is compiled from the
-sources with g++ -- no rdm package, no torch, no GPU -- in three builds:
+sources with g++ -- this file uses neither the rdm package nor torch nor a GPU -- in three
+builds:
   * plain: every case must print PASS (planted-bug cases check the error the layer
     reports; the message is printed and checked again here);
   * shared library: the layer and the cases in a .so, to check that __shared__ variables
@@ -48,7 +49,10 @@ CASES = _case_names()
 
 # Planted bugs: what the layer's report must contain (beyond the case's own checks).
 PLANTED = {
-    "divergent_barrier": [r"divergent barrier", r"test_barriers\.cpp:\d+:\d+.* but thread \d+ .*test_barriers\.cpp:\d+"],
+    "divergent_barrier": [
+        r"divergent barrier",
+        r"test_barriers\.cpp:\d+:\d+.* but thread \d+ .*test_barriers\.cpp:\d+",
+    ],
     "barrier_collective_deadlock": [r"deadlock", r"__syncthreads", r"__shfl_xor_sync"],
     "barrier_timeout": [r"timeout", r"waiting in __syncthreads at .*test_barriers\.cpp", r"still running\): threads 0"],
     "shfl_partial_mask": [r"member mask 0x0000ffff", r"full-mask"],
@@ -115,7 +119,8 @@ def selftest_shared_lib(plain_objects) -> Path:
     main = [o for o in plain_objects if o.name == "main.cpp.o"]
     rest = [o for o in plain_objects if o.name != "main.cpp.o"]
     lib = _link(rest, out / "libsimt_selftest.so", ["-shared"])
-    return _link(main, out / "simt_selftest_dyn", [f"-L{out}", "-Wl,--no-as-needed", "-lsimt_selftest", f"-Wl,-rpath,{out}"])
+    flags = [f"-L{out}", "-Wl,--no-as-needed", f"-l{lib.name[3:-3]}", f"-Wl,-rpath,{out}"]
+    return _link(main, out / "simt_selftest_dyn", flags)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 // __half and __nv_bfloat16 (and their pairs) for host compilation, without the CUDA
 // toolkit. Conversions round to nearest even and are bit-identical to CUDA's host
-// implementation (checked over all 2^32 floats), NaN becoming the canonical 0x7fff; arithmetic goes through float, which rounds correctly for + - * /
-// because float has more than twice the precision plus two bits of either format.
+// implementation (checked over all 2^32 floats), NaN becoming the canonical 0x7fff.
+// Arithmetic goes through float, which rounds correctly for + - * / because float has more
+// than twice the precision plus two bits of either format.
 #pragma once
 #include <bit>
 #include <cmath>

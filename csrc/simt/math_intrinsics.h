@@ -65,7 +65,8 @@ inline unsigned int __brev(unsigned int x) {
   return __builtin_bswap32(x);
 }
 inline unsigned long long __brevll(unsigned long long x) {
-  return (static_cast<unsigned long long>(__brev(static_cast<unsigned int>(x))) << 32) | __brev(static_cast<unsigned int>(x >> 32));
+  const auto low = static_cast<unsigned int>(x), high = static_cast<unsigned int>(x >> 32);
+  return (static_cast<unsigned long long>(__brev(low)) << 32) | __brev(high);
 }
 inline unsigned int __umulhi(unsigned int a, unsigned int b) {
   return static_cast<unsigned int>((static_cast<unsigned long long>(a) * b) >> 32);
@@ -113,8 +114,9 @@ T __ldg(const T* p) {
 #ifdef NDEBUG
 #define assert(expr) (static_cast<void>(0))
 #else
-#define assert(expr)                                                                              \
-  (static_cast<bool>(expr) ? static_cast<void>(0)                                                 \
-                           : ::rdm::simt::detail::fault(std::string("assertion `") + #expr + "' failed at " + \
-                                                        ::rdm::simt::CallSite::from(std::source_location::current()).str()))
+#define assert(expr)                                                                     \
+  (static_cast<bool>(expr)                                                               \
+       ? static_cast<void>(0)                                                            \
+       : ::rdm::simt::detail::fault(std::string("assertion `") + #expr + "' failed at " + \
+                                    ::rdm::simt::CallSite::from(std::source_location::current()).str()))
 #endif

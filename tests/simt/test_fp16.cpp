@@ -26,7 +26,8 @@ void expect_half(float f, std::uint16_t bits) {
   const std::uint16_t got = __half_as_ushort(__float2half_rn(f));
   check(got == bits, "__float2half_rn(" + hex(std::bit_cast<std::uint32_t>(f)) + ") = " + hex(got) + ", expected " +
                          hex(bits));
-  check(__half_as_ushort(__float2half(f)) == bits && __half_as_ushort(__half(f)) == bits, "__float2half / __half(float)");
+  check(__half_as_ushort(__float2half(f)) == bits && __half_as_ushort(__half(f)) == bits,
+        "__float2half / __half(float)");
 }
 
 void expect_bf16(float f, std::uint16_t bits) {
@@ -130,7 +131,8 @@ SIMT_CASE(half_pairs_and_arithmetic) {
   const float2 g2 = __bfloat1622float2(b2);
   check(g2.x == 1.5f && g2.y == -2.25f, "__bfloat1622float2");
   check(alignof(__half2) == 4 && sizeof(__half2) == 4 && alignof(__half) == 2, "half type sizes");
-  check(alignof(float4) == 16 && alignof(float2) == 8 && alignof(int4) == 16 && alignof(uint2) == 8, "vector alignment");
+  check(alignof(float4) == 16 && alignof(float2) == 8 && alignof(int4) == 16 && alignof(uint2) == 8,
+        "vector alignment");
 
   const __half a = __float2half(1.0f), b = __float2half(std::ldexp(1.0f, -11));
   check(__half_as_ushort(__hadd(a, b)) == 0x3c00, "__hadd rounds ties to even");

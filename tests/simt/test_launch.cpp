@@ -227,7 +227,9 @@ __global__ void throwing_kernel(int bad_thread, int* after) {
 SIMT_CASE(exception_propagation) {
   int after = 0;
   selftest::expect_launch_error(
-      [&] { rdm::launch_kernel("throwing_kernel", throwing_kernel, dim3(2), dim3(64), 0, rdm::StreamHandle{}, 5, &after); },
+      [&] {
+        rdm::launch_kernel("throwing_kernel", throwing_kernel, dim3(2), dim3(64), 0, rdm::StreamHandle{}, 5, &after);
+      },
       {"throwing_kernel", "boom from the kernel", "thread 5", "block (0,0,0)"});
   // The layer stays usable after a failed launch.
   rdm::launch_kernel("throwing_kernel", throwing_kernel, dim3(2), dim3(64), 0, rdm::StreamHandle{}, -1, &after);
@@ -279,7 +281,9 @@ SIMT_CASE(device_function_outside_kernel) {
 
 SIMT_CASE(nested_launch_rejected) {
   selftest::expect_launch_error(
-      [] { rdm::launch_kernel("nested_launch_kernel", nested_launch_kernel, dim3(1), dim3(32), 0, rdm::StreamHandle{}, 0); },
+      [] {
+        rdm::launch_kernel("nested_launch_kernel", nested_launch_kernel, dim3(1), dim3(32), 0, rdm::StreamHandle{}, 0);
+      },
       {"inside a kernel"});
 }
 

@@ -54,7 +54,7 @@ void check_ldmatrix() {
       const std::uint32_t lo = kTrans ? element(m, c, r) : element(m, r, c);
       const std::uint32_t hi = kTrans ? element(m, c + 1, r) : element(m, r, c + 1);
       check(out[lane * 4 + m] == (lo | hi << 16), "ldmatrix.x" + std::to_string(kNum) + (kTrans ? ".trans" : "") +
-                                                       " lane " + std::to_string(lane) + " matrix " + std::to_string(m));
+                                                      " lane " + std::to_string(lane) + " matrix " + std::to_string(m));
     }
 }
 
@@ -104,9 +104,9 @@ __global__ void mma_kernel(const std::uint16_t* A, const std::uint16_t* B, const
   const int lane = threadIdx.x, g = lane / 4, t = lane % 4;
   const auto a_at = [&](int r, int k) { return A[r * 16 + k]; };
   const auto b_at = [&](int k, int n) { return B[k * 8 + n]; };
-  const std::uint32_t a[4] = {pack(a_at(g, 2 * t), a_at(g, 2 * t + 1)), pack(a_at(g + 8, 2 * t), a_at(g + 8, 2 * t + 1)),
-                              pack(a_at(g, 2 * t + 8), a_at(g, 2 * t + 9)),
-                              pack(a_at(g + 8, 2 * t + 8), a_at(g + 8, 2 * t + 9))};
+  const std::uint32_t a[4] = {
+      pack(a_at(g, 2 * t), a_at(g, 2 * t + 1)), pack(a_at(g + 8, 2 * t), a_at(g + 8, 2 * t + 1)),
+      pack(a_at(g, 2 * t + 8), a_at(g, 2 * t + 9)), pack(a_at(g + 8, 2 * t + 8), a_at(g + 8, 2 * t + 9))};
   const std::uint32_t b[2] = {pack(b_at(2 * t, g), b_at(2 * t + 1, g)), pack(b_at(2 * t + 8, g), b_at(2 * t + 9, g))};
   float acc[4] = {C[g * 8 + 2 * t], C[g * 8 + 2 * t + 1], C[(g + 8) * 8 + 2 * t], C[(g + 8) * 8 + 2 * t + 1]};
   if constexpr (kF16)
