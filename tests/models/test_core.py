@@ -16,7 +16,7 @@ def test_act_weights_sum_to_one(make_model, halt_bias, expected_loops):
     # +30: every token halts at the first loop; 0: halting somewhere in between.
     model = make_model()
     with torch.no_grad():
-        model.core.halt_bias.fill_(halt_bias)
+        model.core.halting.bias.fill_(halt_bias)
         out = model.core(core_inputs(model), n_loops=4)
     torch.testing.assert_close(out.halting_weight_sum, torch.ones_like(out.halting_weight_sum))
     if expected_loops is not None:
@@ -27,12 +27,12 @@ def test_act_weights_sum_to_one(make_model, halt_bias, expected_loops):
 def test_ponder_cost_is_differentiable_through_the_remainder(make_model):
     model = make_model()
     with torch.no_grad():
-        model.core.halt_bias.zero_()  # p = 0.5: tokens halt at the second loop with R = 0.5
+        model.core.halting.bias.zero_()  # p = 0.5: tokens halt at the second loop with R = 0.5
     out = model.core(core_inputs(model), n_loops=4)
     assert torch.all(out.loops_per_token == 2)
     out.ponder_cost.sum().backward()
     # R = 1 − p_1 = 1 − sigmoid(bias): dR/dbias = −1/4 per token.
-    torch.testing.assert_close(model.core.halt_bias.grad, torch.tensor([-0.25 * 12]))
+    torch.testing.assert_close(model.core.halting.bias.grad, torch.tensor([-0.25 * 12]))
 
 
 def test_loss_includes_weighted_ponder_cost(make_model):

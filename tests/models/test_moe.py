@@ -72,3 +72,23 @@ def test_training_forward_updates_the_bias_and_eval_does_not(make_model):
     assert out.expert_load.shape == (1, model.config.num_experts)
     assert out.expert_load.sum() == 2 * 16 * model.config.experts_per_token * 2  # tokens · k · loops
     assert torch.any(bias != 0)
+
+
+def test_router_bias_stays_float32_in_a_bfloat16_model(make_model):
+    model = make_model().to(torch.bfloat16)
+    moe = model.core.block.ffn
+    assert moe.router_bias.dtype == torch.float32 and moe.experts_down.dtype == torch.bfloat16
+    with torch.no_grad():
+        moe.router_bias.fill_(1.0)
+    moe.update_router_bias(torch.tensor([0, 10, 10, 20]))
+    torch.testing.assert_close(moe.router_bias, 1.0 + moe.bias_update_rate * torch.tensor([1.0, 0.0, 0.0, -1.0]))
+
+
+def test_router_bias_updates_can_be_left_to_the_caller(make_model):
+    model = make_model().train()
+    model.auto_update_router_biases = False
+    bias = model.core.block.ffn.router_bias
+    out = model(torch.randint(0, 256, (2, 16)), n_loops=2)
+    assert torch.all(bias == 0)
+    model.update_router_biases(out.expert_load)
+    assert torch.any(bias != 0)

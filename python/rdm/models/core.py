@@ -74,6 +74,50 @@ def loop_embedding(depth: int, d_model: int, width: int, device, dtype) -> Tenso
 
 
 @dataclass
+class HaltingState:
+    """Running ACT sums over the loops so far, per token (all float32)."""
+
+    weighted_sum: Tensor  # (B, T, d_model) Σ weight_t · h_t
+    cum_p: Tensor  # (B, T) Σ weight_t; 1 once halted
+    loops: Tensor  # (B, T) loops run before and including the halting one: N
+    remainder: Tensor  # (B, T) weight of the halting loop, R = 1 − Σ earlier weights; 0 until then
+
+
+class ACTHalting(nn.Module):
+    """Adaptive computation time over depth (Graves, 2016) through ``rdm.ops.act_accumulate``.
+
+    Each loop adds ``p = sigmoid(w · h + b)`` of its state to a token's output until the
+    running sum would cross the threshold; that loop, or the last one if the threshold is
+    never reached, gets the remainder instead, so every token's weights sum to exactly 1.
+    """
+
+    def __init__(self, d_model: int, threshold: float):
+        super().__init__()
+        self.threshold = threshold
+        self.weight = nn.Parameter(torch.zeros(d_model))
+        # sigmoid(−2) ≈ 0.12 per loop: a token starts out using most of the loops.
+        self.bias = nn.Parameter(torch.full((1,), -2.0))
+
+    def initial_state(self, h: Tensor) -> HaltingState:
+        zeros = h.new_zeros(h.shape[:-1], dtype=torch.float32)
+        return HaltingState(h.new_zeros(h.shape, dtype=torch.float32), zeros, zeros, zeros)
+
+    def forward(self, h: Tensor, state: HaltingState, is_last: bool) -> HaltingState:
+        """Adds loop state h (B, T, d_model) to the sums."""
+        running = state.cum_p < self.threshold
+        weighted_sum, cum_p, weight = act_accumulate(
+            h, self.weight, self.bias, state.weighted_sum, state.cum_p, self.threshold, is_last
+        )
+        halts_now = running & (cum_p >= self.threshold)
+        return HaltingState(
+            weighted_sum=weighted_sum,
+            cum_p=cum_p,
+            loops=state.loops + running.float(),
+            remainder=state.remainder + torch.where(halts_now, weight, 0.0),
+        )
+
+
+@dataclass
 class CoreOutput:
     hidden: Tensor  # (B, T, d_model): ACT-weighted mix of the depth states, or the last one
     loops_per_token: Tensor  # (B, T) float32: loops until halting (n_loops without ACT)
@@ -103,10 +147,7 @@ class RecurrentCore(nn.Module):
         self.input_norm = nn.RMSNorm(config.d_model, eps=config.norm_eps)
         self.injection = StableInjection(config.d_model)
         self.depth_lora = DepthLoRA(config.d_model, config.depth_lora_rank, config.max_loops)
-        if config.halting == "act":
-            self.halt_weight = nn.Parameter(torch.zeros(config.d_model))
-            # sigmoid(−2) ≈ 0.12 per loop: a token starts out using most of the loops.
-            self.halt_bias = nn.Parameter(torch.full((1,), -2.0))
+        self.halting = ACTHalting(config.d_model, config.act_threshold) if config.halting == "act" else None
         self.gradient_checkpointing = False
 
     def new_states(self, batch_size: int, n_loops: int, device, dtype) -> list:
@@ -122,10 +163,8 @@ class RecurrentCore(nn.Module):
     def forward(self, e: Tensor, n_loops: int, states: list | None = None, position: int = 0) -> CoreOutput:
         """e: (B, T, d_model) prelude output at absolute positions ``position …``; states: one
         decode state per depth (at least n_loops) or None."""
-        act = self.config.halting == "act"
-        h, batch_shape = e, e.shape[:-1]
-        h_acc = e.new_zeros(e.shape, dtype=torch.float32)
-        cum_p, loops, remainder = (e.new_zeros(batch_shape, dtype=torch.float32) for _ in range(3))
+        h = e
+        halting = None if self.halting is None else self.halting.initial_state(e)
         expert_load = None
         # Truncated backpropagation: the first loops run without autograd.
         keep_grad = torch.is_grad_enabled()
@@ -137,19 +176,18 @@ class RecurrentCore(nn.Module):
                     h, load = checkpoint(self._step, h, e, depth, state, position, use_reentrant=False)
                 else:
                     h, load = self._step(h, e, depth, state, position)
-                if act:
-                    running = cum_p < self.config.act_threshold
-                    h_acc, cum_p, weight = act_accumulate(
-                        h, self.halt_weight, self.halt_bias, h_acc, cum_p,
-                        self.config.act_threshold, is_last=depth == n_loops - 1,
-                    )
-                    # The halting loop's weight is the remainder R = 1 − Σ earlier weights.
-                    halts_now = running & (cum_p >= self.config.act_threshold)
-                    remainder = remainder + torch.where(halts_now, weight, 0.0)
-                    loops = loops + running.float()
+                if halting is not None:
+                    halting = self.halting(h, halting, is_last=depth == n_loops - 1)
             if load is not None:
                 expert_load = load if expert_load is None else expert_load + load
 
-        if not act:
-            return CoreOutput(h, loops.fill_(n_loops), None, None, expert_load)
-        return CoreOutput(h_acc.to(e.dtype), loops, loops + remainder, cum_p, expert_load)
+        if halting is None:
+            loops = e.new_full(e.shape[:-1], n_loops, dtype=torch.float32)
+            return CoreOutput(h, loops, None, None, expert_load)
+        return CoreOutput(
+            hidden=halting.weighted_sum.to(e.dtype),
+            loops_per_token=halting.loops,
+            ponder_cost=halting.loops + halting.remainder,
+            halting_weight_sum=halting.cum_p,
+            expert_load=expert_load,
+        )

@@ -63,6 +63,14 @@ class MoE(nn.Module):
         load = torch.diff(offsets, prepend=offsets.new_zeros(1))
         return out.view(x.shape), load
 
+    def _apply(self, fn, recurse=True):
+        # Keep the bias float32 whatever dtype the model is cast to: in bfloat16, steps of
+        # 1e-3 would round away once |bias| exceeds about 0.25, and balancing would stall.
+        router_bias = self.router_bias
+        super()._apply(fn, recurse)
+        self.router_bias = router_bias.to(self.router_bias.device)
+        return self
+
     @torch.no_grad()
     def update_router_bias(self, load: Tensor) -> None:
         """Moves every expert's bias by ``router_bias_update_rate`` towards even load: up for

@@ -34,7 +34,9 @@ class RDMForCausalLM(nn.Module):
     ``config.n_loops``, except in training mode with ``config.sample_loops``, where every
     call draws it from ``sample_loop_count`` at step ``self.training_step`` (then
     incremented; set it when resuming). Training-mode calls also move the MoE router biases
-    towards even expert load. With a cache (``new_cache``) the call continues the sequence
+    towards even expert load (``update_router_biases``); under data parallelism set
+    ``auto_update_router_biases = False``, sum ``RDMOutput.expert_load`` over the ranks and
+    call ``update_router_biases`` with it, so that every rank keeps the same biases. With a cache (``new_cache``) the call continues the sequence
     the cache has seen and updates the cache.
     """
 
@@ -51,6 +53,7 @@ class RDMForCausalLM(nn.Module):
         if config.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
         self.training_step = 0
+        self.auto_update_router_biases = True
 
     # -- forward -----------------------------------------------------------------------
 
@@ -79,9 +82,8 @@ class RDMForCausalLM(nn.Module):
             cache.position += input_ids.shape[1]
         loads = [load for load in loads if load is not None]
         expert_load = torch.stack(loads) if loads else None
-        if self.training and expert_load is not None:
-            for moe, load in zip(self._moe_layers(), expert_load):
-                moe.update_router_bias(load)
+        if self.training and self.auto_update_router_biases and expert_load is not None:
+            self.update_router_biases(expert_load)
 
         ponder_cost = None if core.ponder_cost is None else core.ponder_cost.mean()
         loss = None
@@ -118,6 +120,12 @@ class RDMForCausalLM(nn.Module):
             raise ValueError(f"the cache holds core states for {cache.max_loops} loops, not {n_loops}: "
                              "make it with new_cache(batch_size, n_loops)")
         return n_loops
+
+    def update_router_biases(self, expert_load: Tensor) -> None:
+        """Moves every MoE router bias towards even load; expert_load: (MoE blocks,
+        num_experts) as in ``RDMOutput.expert_load``."""
+        for moe, load in zip(self._moe_layers(), expert_load):
+            moe.update_router_bias(load)
 
     def _moe_layers(self) -> list[MoE]:
         """The MoE feed-forwards in forward order (the order of ``RDMOutput.expert_load``)."""
