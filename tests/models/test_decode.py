@@ -2,6 +2,8 @@
 import pytest
 import torch
 
+from rdm.models import sample_next_token
+
 LAYOUTS = {
     "default": dict(),
     "mamba_core": dict(prelude_mixers=("gla",), core_mixer="mamba", coda_mixers=("mamba",)),
@@ -93,3 +95,15 @@ def test_depth_extrapolation_gives_finite_logits(make_model):
     with torch.no_grad():
         assert torch.isfinite(model(input_ids, n_loops=deep).logits).all()
     assert model.generate(input_ids, 3, n_loops=deep).shape == (1, 11)
+
+
+def test_top_k_and_top_p_cut_the_distribution():
+    logits = torch.tensor([[0.0, 3.0, 1.0, 2.0]])
+    generator = torch.Generator().manual_seed(0)
+    for cut in (dict(top_k=1), dict(top_p=1e-3)):
+        draws = {sample_next_token(logits, generator=generator, **cut).item() for _ in range(20)}
+        assert draws == {1}
+    # top_p = 0.9 keeps the three likeliest tokens (their mass first reaches 0.9 at the third).
+    draws = {sample_next_token(logits, top_p=0.9, generator=generator).item() for _ in range(200)}
+    assert draws == {1, 2, 3}
+    assert sample_next_token(logits, temperature=0).item() == 1

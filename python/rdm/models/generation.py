@@ -46,7 +46,8 @@ def stream_generate(
     """Prefills the (B, T) prompt into a fresh cache, then yields one (B,) token per step.
 
     ``n_loops`` may exceed the trained depth (depth extrapolation). A sequence that has
-    produced ``eos_token_id`` keeps yielding it; generation stops once all have.
+    produced ``eos_token_id`` keeps yielding it; generation stops once all have. Put the
+    model in eval mode first: training-mode forwards update the MoE router biases.
     """
     n_loops = model.config.n_loops if n_loops is None else n_loops
     cache = model.new_cache(input_ids.shape[0], n_loops)

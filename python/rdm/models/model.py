@@ -23,7 +23,8 @@ class RDMOutput:
     n_loops: int  # loops the core ran
     loops_per_token: Tensor  # () float32 mean loops a token ran before halting
     ponder_cost: Tensor | None  # () float32 mean ACT ponder cost N + R (None without ACT)
-    expert_load: Tensor | None  # (MoE blocks, num_experts) int32 rows routed per expert (core: summed over loops)
+    # (MoE blocks, num_experts) int32 rows routed to each expert (the core's summed over loops)
+    expert_load: Tensor | None
     injection_spectral_radius: Tensor  # () float32 ρ(A) of the core injection, < 1
 
 
@@ -58,7 +59,11 @@ class RDMForCausalLM(nn.Module):
     # -- forward -----------------------------------------------------------------------
 
     def forward(
-        self, input_ids: Tensor, labels: Tensor | None = None, n_loops: int | None = None, cache: RDMCache | None = None
+        self,
+        input_ids: Tensor,
+        labels: Tensor | None = None,
+        n_loops: int | None = None,
+        cache: RDMCache | None = None,
     ) -> RDMOutput:
         """input_ids, labels: (B, T) int64; labels are shifted inside (position t predicts
         t + 1) and −100 is ignored."""

@@ -38,7 +38,8 @@ class GLAMixer(nn.Module):
         self.o_proj = nn.Linear(self.heads * self.value_dim, d_model, bias=False)
 
     def new_state(self, batch_size: int, device, dtype) -> GLAState:
-        return GLAState(torch.zeros(batch_size, self.heads, self.key_dim, self.value_dim, device=device, dtype=torch.float32))
+        shape = (batch_size, self.heads, self.key_dim, self.value_dim)
+        return GLAState(torch.zeros(shape, device=device, dtype=torch.float32))
 
     def forward(self, x: Tensor, state: GLAState | None = None, position: int = 0) -> Tensor:
         """x: (B, T, d_model) → (B, T, d_model). With a state, continues from it and updates it."""
@@ -47,7 +48,8 @@ class GLAMixer(nn.Module):
         k = self.k_proj(x).view(batch, length, self.heads, self.key_dim)
         v = self.v_proj(x).view(batch, length, self.heads, self.value_dim)
         # The log gate stays float32 (the op accepts it) so slow decays are not rounded to 0.
-        g = F.logsigmoid(self.forget_gate(x).float()).view(batch, length, self.heads, self.key_dim) / self.gate_normalizer
+        g = F.logsigmoid(self.forget_gate(x).float()) / self.gate_normalizer
+        g = g.view(batch, length, self.heads, self.key_dim)
         # Same function either way; the recurrent kernel is the one made for single tokens.
         gla = fused_recurrent_gla if length == 1 else chunk_gla
         o, final_state = gla(q, k, v, g, initial_state=None if state is None else state.kv)

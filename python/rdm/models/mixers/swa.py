@@ -38,8 +38,9 @@ class SWAMixer(nn.Module):
         self.q_proj = nn.Linear(d_model, self.heads * self.head_dim, bias=False)
         self.kv_proj = nn.Linear(d_model, 2 * self.kv_heads * self.head_dim, bias=False)
         self.o_proj = nn.Linear(self.heads * self.head_dim, d_model, bias=False)
-        self.memory_keys = nn.Parameter(torch.randn(self.num_memory, self.kv_heads, self.head_dim) * self.head_dim**-0.5)
-        self.memory_values = nn.Parameter(torch.randn(self.num_memory, self.kv_heads, self.head_dim) * self.head_dim**-0.5)
+        memory_shape = (self.num_memory, self.kv_heads, self.head_dim)
+        self.memory_keys = nn.Parameter(torch.randn(memory_shape) * self.head_dim**-0.5)
+        self.memory_values = nn.Parameter(torch.randn(memory_shape) * self.head_dim**-0.5)
 
     def new_state(self, batch_size: int, device, dtype) -> SWAState:
         shape = (batch_size, self.window, self.kv_heads, self.head_dim)
