@@ -58,6 +58,7 @@ PLANTED = {
     "shfl_partial_mask": [r"member mask 0x0000ffff", r"full-mask"],
     "shfl_exited_lane": [r"have already exited"],
     "divergent_collective": [r"divergent warp collective"],
+    "watchdog_warning": [r"\[warning\].*busy_thread_kernel.*no thread reached a barrier", r"running\): threads 0"],
     "collective_timeout": [r"timeout", r"waiting in __shfl_xor_sync at .*test_warp\.cpp"],
     "cp_async_missing_wait": [r"poison \(NaN\) without cp_async_wait"],
     "shared_read_before_write": [r"unwritten shared memory return the poison"],

@@ -134,6 +134,7 @@ BarrierResult BlockSync::barrier(const char* op, const CallSite& site, bool pred
                 " reached " + op + " at " + site.str() +
                 "; every non-exited thread of a block must reach the same barrier");
   }
+  progress_.fetch_add(1, std::memory_order_relaxed);
   ++barrier_arrived_;
   barrier_true_ += predicate ? 1u : 0u;
   warp.at_barrier |= bit;
@@ -177,6 +178,7 @@ const WarpSlot* BlockSync::warp_exchange(const char* op, const CallSite& site, u
   const std::uint32_t generation = warp.generation.load(std::memory_order_relaxed);
   WarpSlot* slots = warp.slots[generation & 1];
   std::memcpy(slots[lane].bytes, data, bytes);
+  progress_.fetch_add(1, std::memory_order_relaxed);
   warp.arrived |= 1u << lane;
   if (warp.arrived == warp.existing) {
     warp.arrived = 0;
@@ -200,6 +202,7 @@ void BlockSync::thread_exited() {
   Warp& warp = *warps_[me / kWarpSize];
   std::lock_guard lock(mutex_);
   warp.exited |= 1u << (me % kWarpSize);
+  progress_.fetch_add(1, std::memory_order_relaxed);
   --live_;
   if (warp.arrived && !aborted_)
     abort_locked(describe_thread(me) + " exited while lanes " + hex_mask(warp.arrived) + " of its warp wait in " +
@@ -211,9 +214,17 @@ void BlockSync::thread_exited() {
 std::string BlockSync::timeout_report_locked() const {
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%g", std::chrono::duration<double>(timeout_).count());
-  std::string report = std::string("timeout: a synchronisation point did not complete within ") + seconds +
-                       " s (set RDM_SIMT_TIMEOUT_S to change); thread ids are linear (x + blockDim.x * (y + "
-                       "blockDim.y * z)).";
+  return std::string("timeout: a synchronisation point did not complete within ") + seconds +
+         " s (set RDM_SIMT_TIMEOUT_S to change); " + state_report_locked();
+}
+
+std::string BlockSync::state_report() {
+  std::lock_guard lock(mutex_);
+  return state_report_locked();
+}
+
+std::string BlockSync::state_report_locked() const {
+  std::string report = "thread ids are linear (x + blockDim.x * (y + blockDim.y * z)).";
   if (barrier_arrived_)
     report += "\n  waiting in " + std::string(barrier_phase_.op) + " at " + barrier_phase_.site.str() +
               ": threads " + thread_ranges(nwarps_, [&](unsigned w) { return warps_[w]->at_barrier; });

@@ -62,6 +62,16 @@ class BlockSync {
   // The error recorded for the current block, empty if none. Called by the launcher.
   std::string error();
 
+  // Counts arrivals at barriers and collectives and thread exits: the launcher's watchdog
+  // looks for a block that stopped making progress.
+  std::uint64_t progress() const { return progress_.load(std::memory_order_relaxed); }
+
+  // Whether an error has been recorded for the current block.
+  bool aborted() const { return aborted_.load(); }
+
+  // Where every thread of the block is: waiting at which call site, running, or exited.
+  std::string state_report();
+
  private:
   struct Phase {
     CallSite site;
@@ -90,6 +100,7 @@ class BlockSync {
   void complete_barrier_locked();
   std::string describe_thread(unsigned linear) const;
   std::string timeout_report_locked() const;
+  std::string state_report_locked() const;
 
   // Guards all state below except the generations (atomics waited on without the mutex)
   // and aborted_ (also read without it).
@@ -104,6 +115,7 @@ class BlockSync {
   BarrierResult barrier_result_{};
   std::chrono::nanoseconds timeout_{};
   std::atomic<bool> aborted_{false};
+  std::atomic<std::uint64_t> progress_{0};
   std::string error_;
 };
 

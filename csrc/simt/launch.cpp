@@ -5,7 +5,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,8 +52,10 @@ class ThreadPool {
     for (auto& w : workers_) w->thread.join();
   }
 
-  // Runs `thunk(ctx)` on workers 0..nthreads-1 and returns when all of them finished.
-  void run_block(unsigned nthreads, KernelThunk thunk, const void* ctx) {
+  // Runs `thunk(ctx)` on workers 0..nthreads-1 and returns when all of them finished,
+  // calling `on_period` every `period` until then.
+  void run_block(unsigned nthreads, KernelThunk thunk, const void* ctx, std::chrono::nanoseconds period,
+                 const std::function<void()>& on_period) {
     while (workers_.size() < nthreads) {
       auto w = std::make_unique<Worker>();
       Worker* raw = w.get();
@@ -66,8 +70,13 @@ class ThreadPool {
       workers_[i]->ticket.fetch_add(1, std::memory_order_release);
       detail::wake_one(workers_[i]->ticket);
     }
-    for (std::uint32_t left; (left = remaining_.load(std::memory_order_acquire)) != 0;)
-      detail::wait_for_change(remaining_, left, far_future());
+    auto deadline = std::chrono::steady_clock::now() + period;
+    for (std::uint32_t left; (left = remaining_.load(std::memory_order_acquire)) != 0;) {
+      if (!detail::wait_for_change(remaining_, left, deadline)) {
+        on_period();
+        deadline = std::chrono::steady_clock::now() + period;
+      }
+    }
   }
 
  private:
@@ -180,7 +189,25 @@ void run_grid(const char* kernel_name, dim3 grid, dim3 block, std::size_t dynami
         detail::g_grid.block_idx = {x, y, z};
         detail::poison_shared_memory();
         sync.reset(nthreads, timeout);
-        ThreadPool::instance().run_block(nthreads, thunk, ctx);
+        // Watchdog: a thread that spins without ever reaching a barrier cannot be stopped,
+        // but the launch must not hang silently.
+        std::uint64_t progress = sync.progress();
+        bool warned = false;
+        ThreadPool::instance().run_block(nthreads, thunk, ctx, timeout, [&] {
+          if (sync.progress() != progress || warned) {
+            progress = sync.progress();
+            return;
+          }
+          warned = true;
+          const std::string block_str = context + ", block " + dim_str(dim3(x, y, z));
+          const std::string message =
+              sync.aborted() ? block_str + " failed, but some threads are still running and cannot be stopped; "
+                                           "waiting for them to reach a barrier or exit (an endless loop?)"
+                             : block_str + ": no thread reached a barrier or exited for RDM_SIMT_TIMEOUT_S; "
+                                           "still waiting (an endless loop, or a spin-wait on another block?); " +
+                                   sync.state_report();
+          std::fprintf(stderr, "[warning] %s\n", message.c_str());
+        });
         if (std::string error = sync.error(); !error.empty())
           throw LaunchError(context + " failed in block " + dim_str(dim3(x, y, z)) + ": " + error);
       }

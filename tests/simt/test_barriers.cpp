@@ -141,4 +141,19 @@ SIMT_CASE(barrier_timeout) {
   check(seconds < 5, "the timeout took too long to fire: " + std::to_string(seconds) + " s");
 }
 
+// A thread busy far longer than the timeout outside any barrier (as an endless loop would
+// be): nothing can stop it, but the launcher's watchdog says where every thread is.
+__global__ void busy_thread_kernel(int* out) {
+  if (threadIdx.x == 0) std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  out[threadIdx.x] = 1;
+}
+
+SIMT_CASE(watchdog_warning) {
+  setenv("RDM_SIMT_TIMEOUT_S", "0.2", 1);
+  std::vector<int> out(64);
+  rdm::launch_kernel("busy_thread_kernel", busy_thread_kernel, dim3(1), dim3(64), 0, rdm::StreamHandle{}, out.data());
+  unsetenv("RDM_SIMT_TIMEOUT_S");
+  for (int v : out) check(v == 1, "the slow launch did not complete");
+}
+
 }  // namespace
