@@ -18,7 +18,7 @@ from .feedforward import MoE
 @dataclass
 class RDMOutput:
     logits: Tensor  # (B, T, vocab_size)
-    loss: Tensor | None  # () next-token cross-entropy (+ ponder_weight · ponder_cost) when labels are given
+    loss: Tensor | None  # () next-token cross-entropy + ponder_weight · ponder_cost, given labels
     cache: RDMCache | None  # the updated cache, when one was passed
     n_loops: int  # loops the core ran
     loops_per_token: Tensor  # () float32 mean loops a token ran before halting
@@ -34,11 +34,17 @@ class RDMForCausalLM(nn.Module):
     ``forward(input_ids, labels=None, n_loops=None, cache=None)``. ``n_loops`` defaults to
     ``config.n_loops``, except in training mode with ``config.sample_loops``, where every
     call draws it from ``sample_loop_count`` at step ``self.training_step`` (then
-    incremented; set it when resuming). Training-mode calls also move the MoE router biases
-    towards even expert load (``update_router_biases``); under data parallelism set
-    ``auto_update_router_biases = False``, sum ``RDMOutput.expert_load`` over the ranks and
-    call ``update_router_biases`` with it, so that every rank keeps the same biases. With a cache (``new_cache``) the call continues the sequence
-    the cache has seen and updates the cache.
+    incremented; set it when resuming). ``n_loops`` may exceed ``config.max_loops`` (depth
+    extrapolation); 0 is an error.
+
+    Training-mode calls also move the MoE router biases towards even expert load
+    (``update_router_biases``). Under data parallelism set ``auto_update_router_biases =
+    False``, sum ``RDMOutput.expert_load`` over the ranks and call ``update_router_biases``
+    with the sum, so that every rank keeps the same biases.
+
+    With a cache (``new_cache``) the call continues the sequence the cache has seen and
+    updates the cache: prefilling a prompt and then decoding token by token gives the logits
+    of one forward over the whole sequence.
     """
 
     def __init__(self, config: RDMConfig):
@@ -69,18 +75,12 @@ class RDMForCausalLM(nn.Module):
         t + 1) and −100 is ignored."""
         n_loops = self._resolve_n_loops(n_loops, cache)
         position = 0 if cache is None else cache.position
-        loads = []
+        loads = []  # expert loads in forward order, None for dense blocks
 
-        x = self.embed_tokens(input_ids)
-        for index, block in enumerate(self.prelude):
-            x, load = block(x, None if cache is None else cache.prelude[index], position)
-            loads.append(load)
-        core = self.core(x, n_loops, None if cache is None else cache.core, position)
-        x = core.hidden
+        x = self._run_blocks(self.prelude, self.embed_tokens(input_ids), cache and cache.prelude, position, loads)
+        core = self.core(x, n_loops, cache and cache.core, position)
         loads.append(core.expert_load)
-        for index, block in enumerate(self.coda):
-            x, load = block(x, None if cache is None else cache.coda[index], position)
-            loads.append(load)
+        x = self._run_blocks(self.coda, core.hidden, cache and cache.coda, position, loads)
         logits = self.lm_head(self.final_norm(x))
 
         if cache is not None:
@@ -108,6 +108,13 @@ class RDMForCausalLM(nn.Module):
             expert_load=expert_load,
             injection_spectral_radius=self.injection_spectral_radius(),
         )
+
+    @staticmethod
+    def _run_blocks(blocks: nn.ModuleList, x: Tensor, states: list | None, position: int, loads: list) -> Tensor:
+        for index, block in enumerate(blocks):
+            x, load = block(x, None if states is None else states[index], position)
+            loads.append(load)
+        return x
 
     def _resolve_n_loops(self, n_loops: int | None, cache: RDMCache | None) -> int:
         if n_loops is None:
