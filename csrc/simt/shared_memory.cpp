@@ -104,13 +104,13 @@ Module this_module() {
   } search{reinterpret_cast<std::uintptr_t>(&this_module), {}};
   dl_iterate_phdr(
       [](dl_phdr_info* info, std::size_t, void* data) {
-        auto* search = static_cast<Search*>(data);
+        auto* target = static_cast<Search*>(data);
         for (int i = 0; i < info->dlpi_phnum; ++i) {
           const ElfW(Phdr)& ph = info->dlpi_phdr[i];
           const std::uintptr_t begin = info->dlpi_addr + ph.p_vaddr;
-          if (ph.p_type != PT_LOAD || search->address < begin || search->address >= begin + ph.p_memsz) continue;
+          if (ph.p_type != PT_LOAD || target->address < begin || target->address >= begin + ph.p_memsz) continue;
           const bool main_program = info->dlpi_name == nullptr || info->dlpi_name[0] == '\0';
-          search->found = {main_program ? "/proc/self/exe" : info->dlpi_name, info->dlpi_addr,
+          target->found = {main_program ? "/proc/self/exe" : info->dlpi_name, info->dlpi_addr,
                            {info->dlpi_phdr, info->dlpi_phdr + info->dlpi_phnum}};
           return 1;
         }
