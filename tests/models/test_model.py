@@ -11,6 +11,7 @@ def test_preset_parameter_counts_are_within_ten_percent(name, target):
     with torch.device("meta"):
         model = RDMForCausalLM(RDMConfig.preset(name))
     assert abs(model.count_parameters() - target) <= 0.1 * target
+    assert f"{model.count_parameters():,} parameters" in model.architecture_summary()
 
 
 def test_config_json_round_trip():
@@ -72,7 +73,7 @@ def test_monitoring_and_summary(make_model):
     assert 0 < out.injection_spectral_radius < 1
     assert 1 <= out.loops_per_token <= model.config.n_loops
     summary = model.architecture_summary()
-    for expected in ("mamba+dense", "gla+moe × 2 loops", "swa+dense", "ρ(A)", f"{model.count_parameters():,}"):
+    for expected in ("1 × mamba+dense", "gla+moe × 2 loops", "1 × swa+dense", "ρ(A)", f"{model.count_parameters():,}"):
         assert expected in summary
 
 

@@ -1,4 +1,5 @@
 """RDMForCausalLM: prelude blocks, a looped recurrent core, coda blocks and an LM head."""
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -200,7 +201,8 @@ class RDMForCausalLM(nn.Module):
             return sum(p.numel() for p in module.parameters())
 
         def blocks(mixers, ffn):
-            return ", ".join(f"{mixer}+{ffn}" for mixer in mixers) or "none"
+            runs = [(mixer, len(list(group))) for mixer, group in itertools.groupby(mixers)]
+            return ", ".join(f"{count} × {mixer}+{ffn}" for mixer, count in runs) or "none"
 
         lines = [
             f"RDMForCausalLM: {self.count_parameters():,} parameters, d_model {config.d_model}, "
@@ -209,8 +211,9 @@ class RDMForCausalLM(nn.Module):
             f"  core (looped):   {config.core_mixer}+{config.core_ffn} × {config.n_loops} loops "
             f"(trained up to {config.max_loops}), halting {config.halting}  [{count(self.core):,}]",
             f"  coda (once):     {blocks(config.coda_mixers, config.coda_ffn)}  [{count(self.coda):,}]",
-            f"  injection ρ(A) = {self.injection_spectral_radius().item():.4f}",
         ]
+        if not self.embed_tokens.weight.is_meta:  # a model built on the meta device has no values
+            lines.append(f"  injection ρ(A) = {self.injection_spectral_radius().item():.4f}")
         if config.num_experts and "moe" in (config.prelude_ffn, config.core_ffn, config.coda_ffn):
             lines.append(f"  MoE: {config.num_experts} experts, top-{config.experts_per_token}, "
                          f"{config.num_shared_experts} shared, hidden {config.expert_hidden}")
