@@ -29,14 +29,15 @@ def test_loss_shifts_labels_and_ignores_minus_100(make_model):
     torch.testing.assert_close(out.loss, expected)
 
 
-def test_save_and_load_give_identical_logits(make_model, tmp_path):
-    model = make_model()
+@pytest.mark.parametrize("tie_embeddings", [True, False])
+def test_save_and_load_give_identical_logits(make_model, tmp_path, tie_embeddings):
+    model = make_model(tie_embeddings=tie_embeddings)
     with torch.no_grad():
         model.core.block.ffn.router_bias.normal_()  # buffers travel with the weights
     model.save_pretrained(tmp_path)
     loaded = RDMForCausalLM.from_pretrained(tmp_path).eval()
     assert loaded.config == model.config
-    assert loaded.lm_head.weight is loaded.embed_tokens.weight
+    assert (loaded.lm_head.weight is loaded.embed_tokens.weight) == tie_embeddings
     input_ids = torch.randint(0, model.config.vocab_size, (1, 10))
     with torch.no_grad():
         assert torch.equal(loaded(input_ids).logits, model(input_ids).logits)
