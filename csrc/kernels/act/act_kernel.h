@@ -112,8 +112,10 @@ __device__ __forceinline__ float dot_slice(const float (&a)[TileT::kVecsPerThrea
   return s;
 }
 
+// __launch_bounds__ names a minimum of one block per SM: without it ptxas (CUDA 13) picked a
+// 32-register budget for the warp-per-row 16-bit tile and spilled.
 template <typename T, class TileT>
-__global__ void __launch_bounds__(TileT::kBlockThreads) forward_kernel(ForwardParams p) {
+__global__ void __launch_bounds__(TileT::kBlockThreads, 1) forward_kernel(ForwardParams p) {
   constexpr int kVecs = TileT::kVecsPerThread, kVec = TileT::kVec;
   const int row_in_block = threadIdx.x / TileT::kThreadsPerRow;
   const int t = threadIdx.x % TileT::kThreadsPerRow;
@@ -156,7 +158,7 @@ __global__ void __launch_bounds__(TileT::kBlockThreads) forward_kernel(ForwardPa
 //   grad_cum_p = grad_cum_p_out - (halt_now ? dW : 0)   (the remainder 1 - cum_p);
 //   grad_w += dlogit * h, grad_b += dlogit, accumulated per thread over its rows.
 template <typename T, class TileT>
-__global__ void __launch_bounds__(TileT::kBlockThreads) backward_kernel(BackwardParams p) {
+__global__ void __launch_bounds__(TileT::kBlockThreads, 1) backward_kernel(BackwardParams p) {
   constexpr int kVecs = TileT::kVecsPerThread, kVec = TileT::kVec;
   const int row_in_block = threadIdx.x / TileT::kThreadsPerRow;
   const int t = threadIdx.x % TileT::kThreadsPerRow;
