@@ -19,6 +19,10 @@ SIZES = ("tiny", "small", "full")
 
 CASE_MODULES: dict[str, str] = {
     "act": "rdm.bench.cases.act",
+    "selective_scan": "rdm.bench.cases.selective_scan",
+    "gla": "rdm.bench.cases.gla",
+    "attention": "rdm.bench.cases.attention",
+    "moe": "rdm.bench.cases.moe",
 }
 
 
