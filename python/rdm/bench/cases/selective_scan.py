@@ -11,7 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from rdm.bench.harness import FWD, FWD_BWD, Case, CaseInputs, Peer, importable
+from rdm.bench.harness import FWD, FWD_BWD, Case, CaseInputs, Peer, Target, importable, resolve
 from rdm.bench.roofline import Cost
 from rdm.models.config import RDMConfig
 
@@ -121,6 +121,82 @@ def _case(label: str, batch: int, dim: int, state: int, length: int, mode: str) 
     )
 
 
+# --- selective_state_update: one decode step of the scan --------------------------------
+
+DECODE_BATCH = {"full": 64, "small": 8}
+
+
+def _on_a_copy(step: Target):
+    """The step updates `state` in place; every call starts from a copy of the case's state so
+    that all implementations (and repeated timed calls) see the same input. The copy's traffic
+    is counted in the cost."""
+
+    def run(state, *rest):
+        fresh = state.clone()
+        return resolve(step)(fresh, *rest), fresh
+
+    return run
+
+
+def state_update_naive(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus):
+    """One step written out in fp32, as one would without the op."""
+    dt = dt.float() + dt_bias
+    dt = F.softplus(dt) if dt_softplus else dt
+    state.mul_(torch.exp(dt[..., None] * A)).add_(dt[..., None] * B.float()[:, None, :] * x.float()[..., None])
+    y = (state * C.float()[:, None, :]).sum(-1) + D * x.float()
+    return (y * F.silu(z.float())).to(x.dtype)
+
+
+def _state_update_inputs(batch: int, dim: int, state_size: int):
+    scan_inputs = _input_factory(batch, dim, state_size, 1)
+
+    def make_inputs(device: torch.device, dtype: torch.dtype, requires_grad: bool) -> CaseInputs:
+        u, delta, A, B, C, D, z, delta_bias, _ = scan_inputs(device, dtype, False).args
+        state = torch.randn(batch, dim, state_size, device=device)
+        return CaseInputs((state, u[..., 0], delta[..., 0], A, B[..., 0], C[..., 0], D, z[..., 0], delta_bias, True), ())
+
+    return make_inputs
+
+
+def _state_update_cost(batch: int, dim: int, state_size: int):
+    def cost(dtype: torch.dtype) -> Cost:
+        elt = torch.finfo(dtype).bits // 8
+        state_bytes = batch * dim * state_size * 4
+        # copy (read + write), then the step reads and writes the state; x, dt, z in, y out
+        return Cost(4 * state_bytes + 4 * batch * dim * elt + 2 * batch * state_size * elt + dim * state_size * 4,
+                    flops=7 * batch * dim * state_size)
+
+    return cost
+
+
+def _state_update_case(label: str, batch: int, dim: int, state_size: int) -> Case:
+    return Case(
+        op="selective_state_update",
+        label=label,
+        shape=f"{batch}x{dim} N{state_size}",
+        mode=FWD,
+        make_inputs=_state_update_inputs(batch, dim, state_size),
+        cost=_state_update_cost(batch, dim, state_size),
+        kernel=_on_a_copy("rdm.ops:selective_state_update"),
+        reference=_on_a_copy("rdm.reference:selective_state_update"),
+        naive=_on_a_copy(state_update_naive),
+        output_names=("y", "state"),
+        arg_names=("state", "x", "dt", "A", "B", "C", "D", "z", "dt_bias"),
+    )
+
+
+def _decode_cases(size: str) -> list[Case]:
+    if size == "tiny":
+        return [_state_update_case("tiny decode d32 N8 b2", 2, 32, 8)]
+    batch = DECODE_BATCH[size]
+    cases_ = []
+    for model, preset in MODELS[size].items():
+        config = RDMConfig.preset(preset)
+        dim, state = config.mamba_expand * config.d_model, config.mamba_d_state
+        cases_.append(_state_update_case(f"{model} decode b{batch}", batch, dim, state))
+    return cases_
+
+
 def cases(size: str) -> list[Case]:
     if size == "tiny":
         shapes = list(TINY_SHAPES.items())
@@ -133,4 +209,5 @@ def cases(size: str) -> list[Case]:
                 (f"{model} {tokens_label}", (batch, dim, state, length))
                 for tokens_label, (batch, length) in TOKENS[size].items()
             ]
-    return [_case(label, *shape, mode) for label, shape in shapes for mode in (FWD, FWD_BWD)]
+    scans = [_case(label, *shape, mode) for label, shape in shapes for mode in (FWD, FWD_BWD)]
+    return scans + _decode_cases(size)
