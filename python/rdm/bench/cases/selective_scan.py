@@ -185,29 +185,26 @@ def _state_update_case(label: str, batch: int, dim: int, state_size: int) -> Cas
     )
 
 
-def _decode_cases(size: str) -> list[Case]:
-    if size == "tiny":
-        return [_state_update_case("tiny decode d32 N8 b2", 2, 32, 8)]
-    batch = DECODE_BATCH[size]
-    cases_ = []
+def _scan_widths(size: str) -> list[tuple[str, int, int]]:
+    """(model label, scan channels, state size) of each model preset benchmarked at `size`."""
+    widths = []
     for model, preset in MODELS[size].items():
         config = RDMConfig.preset(preset)
-        dim, state = config.mamba_expand * config.d_model, config.mamba_d_state
-        cases_.append(_state_update_case(f"{model} decode b{batch}", batch, dim, state))
-    return cases_
+        widths.append((model, config.mamba_expand * config.d_model, config.mamba_d_state))
+    return widths
 
 
 def cases(size: str) -> list[Case]:
     if size == "tiny":
         shapes = list(TINY_SHAPES.items())
+        decode = [_state_update_case("tiny decode d32 N8 b2", 2, 32, 8)]
     else:
-        shapes = []
-        for model, preset in MODELS[size].items():
-            config = RDMConfig.preset(preset)
-            dim, state = config.mamba_expand * config.d_model, config.mamba_d_state
-            shapes += [
-                (f"{model} {tokens_label}", (batch, dim, state, length))
-                for tokens_label, (batch, length) in TOKENS[size].items()
-            ]
-    scans = [_case(label, *shape, mode) for label, shape in shapes for mode in (FWD, FWD_BWD)]
-    return scans + _decode_cases(size)
+        widths = _scan_widths(size)
+        shapes = [
+            (f"{model} {tokens_label}", (batch, dim, state, length))
+            for model, dim, state in widths
+            for tokens_label, (batch, length) in TOKENS[size].items()
+        ]
+        batch = DECODE_BATCH[size]
+        decode = [_state_update_case(f"{model} decode b{batch}", batch, dim, state) for model, dim, state in widths]
+    return [_case(label, *shape, mode) for label, shape in shapes for mode in (FWD, FWD_BWD)] + decode
