@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "host_types.h"
@@ -159,6 +160,41 @@ __device__ __forceinline__ void ldmatrix(std::uint32_t (&d)[kNum], const void* s
 }
 
 }  // namespace portable_detail
+
+// ---------------------------------------------------------------------------------------
+// Global and shared memory. Kernels load and store through these helpers (T: a scalar, a
+// 16-bit float or a CUDA vector type up to 16 bytes) so that the emulation sees every
+// access: it counts bytes, sectors and bank conflicts per warp request and runs racecheck
+// and initcheck on shared memory (csrc/simt/instrument.h). Under nvcc they are plain
+// loads and stores.
+template <class T>
+__device__ __forceinline__ T load_global(const T* p RDM_CALL_SITE_PARAM) {
+#if defined(RDM_SIMT)
+  simt::record_access(simt::MemorySpace::kGlobal, simt::AccessKind::kLoad, p, sizeof(T), rdm_call_site);
+#endif
+  return *p;
+}
+template <class T>
+__device__ __forceinline__ void store_global(T* p, const std::type_identity_t<T>& value RDM_CALL_SITE_PARAM) {
+#if defined(RDM_SIMT)
+  simt::record_access(simt::MemorySpace::kGlobal, simt::AccessKind::kStore, p, sizeof(T), rdm_call_site);
+#endif
+  *p = value;
+}
+template <class T>
+__device__ __forceinline__ T load_shared(const T* p RDM_CALL_SITE_PARAM) {
+#if defined(RDM_SIMT)
+  simt::record_access(simt::MemorySpace::kShared, simt::AccessKind::kLoad, p, sizeof(T), rdm_call_site);
+#endif
+  return *p;
+}
+template <class T>
+__device__ __forceinline__ void store_shared(T* p, const std::type_identity_t<T>& value RDM_CALL_SITE_PARAM) {
+#if defined(RDM_SIMT)
+  simt::record_access(simt::MemorySpace::kShared, simt::AccessKind::kStore, p, sizeof(T), rdm_call_site);
+#endif
+  *p = value;
+}
 
 // ---------------------------------------------------------------------------------------
 // Float atomics CUDA lacks, built on atomicCAS. Return the old value. NaN handling: a NaN

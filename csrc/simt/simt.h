@@ -15,5 +15,6 @@
 #include "warp.h"
 #include "shared_memory.h"
 #include "cp_async.h"
+#include "instrument.h"
 #include "tensor_core.h"
 #include "launch.h"
