@@ -159,6 +159,38 @@ __device__ __forceinline__ void ldmatrix(std::uint32_t (&d)[kNum], const void* s
 #endif
 }
 
+template <int kNum, bool kTrans>
+__device__ __forceinline__ void stmatrix(const std::uint32_t (&r)[kNum], void* smem_row RDM_CALL_SITE_PARAM) {
+  static_assert(kNum == 1 || kNum == 2 || kNum == 4, "stmatrix stores 1, 2 or 4 matrices");
+#if defined(RDM_SIMT)
+  simt::stmatrix(r, kNum, kTrans, smem_row, rdm_call_site);
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  // Fires only where a kernel compiled for an older architecture calls stmatrix.
+  static_assert(kNum == 0, "stmatrix needs sm_90 or newer: guard the call with #if RDM_HAS_STMATRIX");
+#elif defined(__CUDA_ARCH__)
+  const std::uint32_t addr = shared_address(smem_row);
+  if constexpr (kNum == 1 && !kTrans)
+    asm volatile("stmatrix.sync.aligned.m8n8.x1.shared.b16 [%0], {%1};\n" ::"r"(addr), "r"(r[0]) : "memory");
+  else if constexpr (kNum == 1 && kTrans)
+    asm volatile("stmatrix.sync.aligned.m8n8.x1.trans.shared.b16 [%0], {%1};\n" ::"r"(addr), "r"(r[0]) : "memory");
+  else if constexpr (kNum == 2 && !kTrans)
+    asm volatile("stmatrix.sync.aligned.m8n8.x2.shared.b16 [%0], {%1, %2};\n" ::"r"(addr), "r"(r[0]), "r"(r[1])
+                 : "memory");
+  else if constexpr (kNum == 2 && kTrans)
+    asm volatile("stmatrix.sync.aligned.m8n8.x2.trans.shared.b16 [%0], {%1, %2};\n" ::"r"(addr), "r"(r[0]),
+                 "r"(r[1])
+                 : "memory");
+  else if constexpr (!kTrans)
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(r[0]),
+                 "r"(r[1]), "r"(r[2]), "r"(r[3])
+                 : "memory");
+  else
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(r[0]),
+                 "r"(r[1]), "r"(r[2]), "r"(r[3])
+                 : "memory");
+#endif
+}
+
 }  // namespace portable_detail
 
 // ---------------------------------------------------------------------------------------
@@ -218,10 +250,26 @@ __device__ __forceinline__ void cp_async_8(void* smem_dst, const void* gmem_src 
 __device__ __forceinline__ void cp_async_4(void* smem_dst, const void* gmem_src RDM_CALL_SITE_PARAM) {
   portable_detail::cp_async<4>(smem_dst, gmem_src, 4 RDM_CALL_SITE_ARG);
 }
-// Copies 16 bytes if `valid`, else writes 16 zero bytes without reading `gmem_src`.
+// Copies the first `src_bytes` (0..kBytes: cp.async's src-size) bytes of gmem_src and writes
+// zeros to the rest of the kBytes bytes; with src_bytes == 0 the source is not read. A
+// src_bytes above kBytes is undefined on the GPU and an error under the emulation.
+template <int kBytes>
+__device__ __forceinline__ void cp_async_zfill(void* smem_dst, const void* gmem_src,
+                                               int src_bytes RDM_CALL_SITE_PARAM) {
+  portable_detail::cp_async<kBytes>(smem_dst, gmem_src, src_bytes RDM_CALL_SITE_ARG);
+}
+// Copies all bytes if `valid`, else writes zeros without reading `gmem_src`.
 __device__ __forceinline__ void cp_async_16_zfill(void* smem_dst, const void* gmem_src,
                                                   bool valid RDM_CALL_SITE_PARAM) {
   portable_detail::cp_async<16>(smem_dst, gmem_src, valid ? 16 : 0 RDM_CALL_SITE_ARG);
+}
+__device__ __forceinline__ void cp_async_8_zfill(void* smem_dst, const void* gmem_src,
+                                                 bool valid RDM_CALL_SITE_PARAM) {
+  portable_detail::cp_async<8>(smem_dst, gmem_src, valid ? 8 : 0 RDM_CALL_SITE_ARG);
+}
+__device__ __forceinline__ void cp_async_4_zfill(void* smem_dst, const void* gmem_src,
+                                                 bool valid RDM_CALL_SITE_PARAM) {
+  portable_detail::cp_async<4>(smem_dst, gmem_src, valid ? 4 : 0 RDM_CALL_SITE_ARG);
 }
 // Closes the group of copies issued since the previous commit.
 __device__ __forceinline__ void cp_async_commit() {
@@ -231,10 +279,11 @@ __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 #endif
 }
-// Waits until at most kPending committed groups are still in flight.
+// Waits until at most kPending committed groups are still in flight. The ISA takes any
+// integer constant N >= 0 (ptxas accepts the whole 32-bit range).
 template <int kPending>
 __device__ __forceinline__ void cp_async_wait() {
-  static_assert(kPending >= 0 && kPending <= 7, "cp.async.wait_group takes 0..7");
+  static_assert(kPending >= 0, "cp.async.wait_group takes a non-negative integer constant");
 #if defined(RDM_SIMT)
   simt::cp_async_wait_groups(kPending);
 #else
@@ -275,17 +324,62 @@ __device__ __forceinline__ void ldmatrix_x4_trans(std::uint32_t (&d)[4], const v
 }
 
 // ---------------------------------------------------------------------------------------
-// mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}.{f16,bf16}.f32 (sm_80+): d = a * b + c
-// for one warp. Fragment layouts (g = lane/4, t = lane%4, low 16 bits = lower index):
-//   a[0]: A[g][2t..2t+1]  a[1]: A[g+8][2t..2t+1]  a[2]: A[g][2t+8..2t+9]  a[3]: A[g+8][2t+8..2t+9]
-//   b[0]: B[2t..2t+1][g]  b[1]: B[2t+8..2t+9][g]
-//   c[0], c[1]: C[g][2t], C[g][2t+1]      c[2], c[3]: C[g+8][2t], C[g+8][2t+1]   (same for d)
-// d may alias c.
+// stmatrix.sync.aligned.m8n8.x{1,2,4}[.trans].shared.b16 (sm_90+): the inverse of ldmatrix.
+// r[i] holds the lane's fragment of matrix i (lane l: row l/4, elements 2*(l%4), 2*(l%4)+1;
+// the number of matrices is the array's size); lanes 8i..8i+7 pass the addresses of the
+// 16-byte rows of matrix i (of its transpose with _trans). Another lane reads a stored row
+// only after __syncwarp. RDM_HAS_STMATRIX says whether the code being compiled may call
+// it (under nvcc: device code for sm_90+); a call compiled for an older GPU does not compile.
+#if defined(RDM_SIMT) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900)
+#define RDM_HAS_STMATRIX 1
+#else
+#define RDM_HAS_STMATRIX 0
+#endif
+template <int kNum>
+__device__ __forceinline__ void stmatrix(const std::uint32_t (&r)[kNum], void* smem_row RDM_CALL_SITE_PARAM) {
+  portable_detail::stmatrix<kNum, false>(r, smem_row RDM_CALL_SITE_ARG);
+}
+template <int kNum>
+__device__ __forceinline__ void stmatrix_trans(const std::uint32_t (&r)[kNum], void* smem_row RDM_CALL_SITE_PARAM) {
+  portable_detail::stmatrix<kNum, true>(r, smem_row RDM_CALL_SITE_ARG);
+}
+
+// movmatrix.sync.aligned.m8n8.trans.b16 (sm_75+): given the warp's fragments of an 8x8
+// matrix of 16-bit elements (the ldmatrix layout), returns the lane's fragment of its
+// transpose.
+__device__ __forceinline__ std::uint32_t movmatrix_trans(std::uint32_t a RDM_CALL_SITE_PARAM) {
+#if defined(RDM_SIMT)
+  return simt::movmatrix_trans(a, rdm_call_site);
+#else
+  std::uint32_t d;
+  asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(d) : "r"(a));
+  return d;
+#endif
+}
+
+// ---------------------------------------------------------------------------------------
+// mma.sync.aligned.m16n8k{16,8}.row.col (sm_80+): d = a * b + c for one warp, A 16 x K
+// row-major, B K x 8 column-major, C/D 16 x 8. Fragment layouts (g = lane/4, t = lane%4,
+// two 16-bit elements per register, the lower index in the low 16 bits):
+//   16-bit inputs, K = 16:
+//     a[0]: A[g][2t..2t+1]  a[1]: A[g+8][2t..2t+1]  a[2]: A[g][2t+8..2t+9]  a[3]: A[g+8][2t+8..2t+9]
+//     b[0]: B[2t..2t+1][g]  b[1]: B[2t+8..2t+9][g]
+//   16-bit inputs, K = 8 (the first half of the above):
+//     a[0]: A[g][2t..2t+1]  a[1]: A[g+8][2t..2t+1]      b[0]: B[2t..2t+1][g]
+//   tf32, K = 8 (one element per 32-bit register):
+//     a[0]: A[g][t]  a[1]: A[g+8][t]  a[2]: A[g][t+4]  a[3]: A[g+8][t+4]    b[0]: B[t][g]  b[1]: B[t+4][g]
+//   fp32 accumulators: c[0], c[1]: C[g][2t], C[g][2t+1]      c[2], c[3]: C[g+8][2t], C[g+8][2t+1]
+//   f16 accumulators:  c[0]: C[g][2t..2t+1]                   c[1]: C[g+8][2t..2t+1]
+// (same for d). d may alias c. The emulation sums in double and rounds once (rule 9).
+#if defined(RDM_SIMT)
+#define RDM_MMA_F32(input, K) simt::mma(d, a, b, c, simt::MmaInput::input, K, rdm_call_site)
+#define RDM_MMA_F16ACC(K) simt::mma_f16_accumulate(d, a, b, c, K, rdm_call_site)
+#endif
 __device__ __forceinline__ void mma_m16n8k16_f16(float (&d)[4], const std::uint32_t (&a)[4],
                                                  const std::uint32_t (&b)[2],
                                                  const float (&c)[4] RDM_CALL_SITE_PARAM) {
 #if defined(RDM_SIMT)
-  simt::mma_m16n8k16(d, a, b, c, simt::MmaInput::kF16, rdm_call_site);
+  RDM_MMA_F32(kF16, 16);
 #else
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
@@ -299,7 +393,7 @@ __device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const std::uint
                                                   const std::uint32_t (&b)[2],
                                                   const float (&c)[4] RDM_CALL_SITE_PARAM) {
 #if defined(RDM_SIMT)
-  simt::mma_m16n8k16(d, a, b, c, simt::MmaInput::kBF16, rdm_call_site);
+  RDM_MMA_F32(kBF16, 16);
 #else
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
@@ -307,6 +401,89 @@ __device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const std::uint
       : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]),
         "f"(c[3]));
+#endif
+}
+__device__ __forceinline__ void mma_m16n8k8_f16(float (&d)[4], const std::uint32_t (&a)[2],
+                                                const std::uint32_t (&b)[1],
+                                                const float (&c)[4] RDM_CALL_SITE_PARAM) {
+#if defined(RDM_SIMT)
+  RDM_MMA_F32(kF16, 8);
+#else
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5}, {%6}, {%7, %8, %9, %10};\n"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(b[0]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+#endif
+}
+__device__ __forceinline__ void mma_m16n8k8_bf16(float (&d)[4], const std::uint32_t (&a)[2],
+                                                 const std::uint32_t (&b)[1],
+                                                 const float (&c)[4] RDM_CALL_SITE_PARAM) {
+#if defined(RDM_SIMT)
+  RDM_MMA_F32(kBF16, 8);
+#else
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5}, {%6}, {%7, %8, %9, %10};\n"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(b[0]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+#endif
+}
+// a and b hold fp32 bit patterns; the tensor core ignores their low 13 mantissa bits
+// (truncation: see csrc/simt/tensor_core.cpp), so round them first with float_to_tf32 if
+// round-to-nearest is wanted.
+__device__ __forceinline__ void mma_m16n8k8_tf32(float (&d)[4], const std::uint32_t (&a)[4],
+                                                 const std::uint32_t (&b)[2],
+                                                 const float (&c)[4] RDM_CALL_SITE_PARAM) {
+#if defined(RDM_SIMT)
+  RDM_MMA_F32(kTF32, 8);
+#else
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%10, %11, %12, %13};\n"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]),
+        "f"(c[3]));
+#endif
+}
+// f16 inputs accumulated in f16 (mma...f16.f16.f16.f16): c and d hold two halves each.
+__device__ __forceinline__ void mma_m16n8k16_f16_f16acc(std::uint32_t (&d)[2], const std::uint32_t (&a)[4],
+                                                        const std::uint32_t (&b)[2],
+                                                        const std::uint32_t (&c)[2] RDM_CALL_SITE_PARAM) {
+#if defined(RDM_SIMT)
+  RDM_MMA_F16ACC(16);
+#else
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f16.f16.f16.f16 {%0, %1}, {%2, %3, %4, %5}, {%6, %7}, {%8, %9};\n"
+      : "=r"(d[0]), "=r"(d[1])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(c[0]), "r"(c[1]));
+#endif
+}
+__device__ __forceinline__ void mma_m16n8k8_f16_f16acc(std::uint32_t (&d)[2], const std::uint32_t (&a)[2],
+                                                       const std::uint32_t (&b)[1],
+                                                       const std::uint32_t (&c)[2] RDM_CALL_SITE_PARAM) {
+#if defined(RDM_SIMT)
+  RDM_MMA_F16ACC(8);
+#else
+  asm volatile("mma.sync.aligned.m16n8k8.row.col.f16.f16.f16.f16 {%0, %1}, {%2, %3}, {%4}, {%5, %6};\n"
+               : "=r"(d[0]), "=r"(d[1])
+               : "r"(a[0]), "r"(a[1]), "r"(b[0]), "r"(c[0]), "r"(c[1]));
+#endif
+}
+#if defined(RDM_SIMT)
+#undef RDM_MMA_F32
+#undef RDM_MMA_F16ACC
+#endif
+
+// cvt.rna.tf32.f32: `x` rounded to tf32 (nearest, ties away from zero), as the fp32 bit
+// pattern an a/b register of mma_m16n8k8_tf32 takes. Infinities stay, NaNs stay NaN.
+__device__ __forceinline__ std::uint32_t float_to_tf32(float x) {
+#if defined(RDM_SIMT)
+  const std::uint32_t bits = __float_as_uint(x);
+  if ((bits & 0x7f800000u) == 0x7f800000u) return bits;
+  return (bits + 0x1000u) & 0xffffe000u;  // half a tf32 ulp, then truncate: ties go away from zero
+#else
+  std::uint32_t t;
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(t) : "f"(x));
+  return t;
 #endif
 }
 

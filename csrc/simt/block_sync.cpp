@@ -1,6 +1,8 @@
 #include "block_sync.h"
 
 #include <algorithm>
+#include <bit>
+#include <iterator>
 #include <cstdio>
 #include <cstring>
 
@@ -51,7 +53,9 @@ void BlockSync::reset(unsigned nthreads, std::chrono::nanoseconds timeout) {
     Warp& warp = *warps_[w];
     unsigned lanes = std::min(kWarpSize, nthreads - w * kWarpSize);
     warp.existing = lanes == kWarpSize ? ~0u : (1u << lanes) - 1u;
-    warp.exited = warp.arrived = warp.at_barrier = 0;
+    warp.exited = warp.at_barrier = warp.open = 0;
+    for (Group& group : warp.groups) group.arrived = group.readers = 0;
+    std::fill(std::begin(warp.reading), std::end(warp.reading), std::int8_t{-1});
   }
   live_ = nthreads;
   barrier_arrived_ = barrier_true_ = 0;
@@ -78,7 +82,8 @@ void BlockSync::abort_locked(std::string message) {
   }
   // Moving every generation wakes all waiters, who then see aborted_.
   advance(barrier_generation_);
-  for (unsigned w = 0; w < nwarps_; ++w) advance(warps_[w]->generation);
+  for (unsigned w = 0; w < nwarps_; ++w)
+    for (Group& group : warps_[w]->groups) advance(group.generation);
 }
 
 void BlockSync::fail_locked(std::string message) {
@@ -122,10 +127,11 @@ BarrierResult BlockSync::barrier(const char* op, const CallSite& site, bool pred
   const std::uint32_t bit = 1u << (me % kWarpSize);
   std::unique_lock lock(mutex_);
   if (aborted_) throw LaunchAborted{};
-  if (warp.arrived)
+  if (const Group* group = group_waiting_for(warp, bit))
     fail_locked("deadlock: " + describe_thread(me) + " reached " + op + " at " + site.str() + " while lanes " +
-                hex_mask(warp.arrived) + " of its warp wait in " + warp.phase.op + " at " + warp.phase.site.str() +
-                "; a warp collective needs every lane of the warp, a block barrier every thread of the block");
+                hex_mask(group->arrived) + " of its warp wait for it in " + group->phase.op + " at " +
+                group->phase.site.str() +
+                "; a warp collective needs every lane of its member mask, a block barrier every thread of the block");
   if (barrier_arrived_ == 0) {
     barrier_phase_ = {site, op, me};
   } else if (!site.same_as(barrier_phase_.site)) {
@@ -145,6 +151,26 @@ BarrierResult BlockSync::barrier(const char* op, const CallSite& site, bool pred
   return barrier_result_;
 }
 
+const BlockSync::Group* BlockSync::group_waiting_for(const Warp& warp, std::uint32_t bit) {
+  for (std::uint32_t open = warp.open; open; open &= open - 1) {
+    const Group& group = warp.groups[std::countr_zero(open)];
+    if ((group.mask & bit) && !(group.arrived & bit)) return &group;
+  }
+  return nullptr;
+}
+
+std::uint32_t BlockSync::waiting_lanes(const Warp& warp) {
+  std::uint32_t lanes = 0;
+  for (std::uint32_t open = warp.open; open; open &= open - 1) lanes |= warp.groups[std::countr_zero(open)].arrived;
+  return lanes;
+}
+
+void BlockSync::release_locked(Warp& warp, unsigned lane) {
+  if (warp.reading[lane] < 0) return;
+  warp.groups[warp.reading[lane]].readers &= ~(1u << lane);
+  warp.reading[lane] = -1;
+}
+
 const WarpSlot* BlockSync::warp_exchange(const char* op, const CallSite& site, unsigned mask, const void* data,
                                          std::size_t bytes) {
   if (!t_thread.in_kernel) fault(std::string(op) + " at " + site.str() + " called");
@@ -152,41 +178,65 @@ const WarpSlot* BlockSync::warp_exchange(const char* op, const CallSite& site, u
   const unsigned w = me / kWarpSize;
   Warp& warp = *warps_[w];
   const unsigned lane = me % kWarpSize;
+  const std::uint32_t bit = 1u << lane;
   std::unique_lock lock(mutex_);
   if (aborted_) throw LaunchAborted{};
   auto where = [&] {  // only built on error: this is the hot path of every shuffle
     return std::string(op) + " at " + site.str() + " (" + describe_thread(me) + ", warp " + std::to_string(w) + ")";
   };
-  if (mask != warp.existing)
-    fail_locked(where() + ": member mask " + hex_mask(mask) + " differs from the warp's lanes " +
-                hex_mask(warp.existing) + "; the emulation supports full-mask warp collectives only");
-  if (warp.exited)
-    fail_locked(where() + ": lanes " + hex_mask(warp.exited) +
-                " of the warp have already exited; a full-mask collective needs every lane");
-  if (warp.at_barrier)
-    fail_locked("deadlock: " + where() + " while lanes " + hex_mask(warp.at_barrier) + " of its warp wait in " +
-                barrier_phase_.op + " at " + barrier_phase_.site.str());
-  if (warp.arrived == 0) {
-    warp.phase = {site, op, me};
-  } else if (!site.same_as(warp.phase.site)) {
-    fail_locked("divergent warp collective: " + describe_thread(warp.phase.first_thread) + " waits in " +
-                warp.phase.op + " at " + warp.phase.site.str() + " but " + describe_thread(me) + " reached " + op +
-                " at " + site.str() + "; every lane of a warp must reach the same collective");
+  // PTX: the executing thread must be in the member mask, and every non-exited thread of
+  // the mask must execute the same collective with the same mask.
+  if (!(mask & bit))
+    fail_locked(where() + ": member mask " + hex_mask(mask) + " does not name the calling lane " +
+                std::to_string(lane) + "; a lane may only call collectives whose mask names it");
+  if (mask & ~warp.existing)
+    fail_locked(where() + ": member mask " + hex_mask(mask) + " names lanes " + hex_mask(mask & ~warp.existing) +
+                " that do not exist in this warp (its lanes are " + hex_mask(warp.existing) + ")");
+  if (mask & warp.exited)
+    fail_locked(where() + ": lanes " + hex_mask(mask & warp.exited) +
+                " of the warp have already exited; a collective needs every lane of its member mask " +
+                hex_mask(mask));
+  if (mask & warp.at_barrier)
+    fail_locked("deadlock: " + where() + " while lanes " + hex_mask(mask & warp.at_barrier) +
+                " of its member mask wait in " + barrier_phase_.op + " at " + barrier_phase_.site.str());
+  release_locked(warp, lane);
+  int index = -1;
+  for (std::uint32_t open = warp.open; open && index < 0; open &= open - 1) {
+    const int i = std::countr_zero(open);
+    const Group& group = warp.groups[i];
+    const bool same_site = site.same_as(group.phase.site);
+    if (group.mask == mask && !same_site)
+      fail_locked("divergent warp collective: " + describe_thread(group.phase.first_thread) + " waits in " +
+                  group.phase.op + " at " + group.phase.site.str() + " but " + describe_thread(me) + " reached " +
+                  op + " at " + site.str() + "; every lane of a member mask must reach the same collective");
+    if (group.mask != mask && (group.mask & mask) && same_site)
+      fail_locked(where() + ": member mask " + hex_mask(mask) + " differs from the mask " + hex_mask(group.mask) +
+                  " that lanes " + hex_mask(group.arrived) +
+                  " passed at this collective; every lane named in a mask must pass the same mask");
+    if (group.mask == mask) index = i;
   }
-  // Double buffering: a lane can only publish into this buffer again two collectives
-  // later, after every lane has arrived at the next one, i.e. finished reading this one.
-  const std::uint32_t generation = warp.generation.load(std::memory_order_relaxed);
-  WarpSlot* slots = warp.slots[generation & 1];
-  std::memcpy(slots[lane].bytes, data, bytes);
+  if (index < 0) {  // the first member to arrive opens a group
+    index = 0;
+    while (((warp.open >> index) & 1u) || warp.groups[index].readers) ++index;  // a free one exists: see Warp
+    warp.open |= 1u << index;
+    warp.groups[index].mask = mask;
+    warp.groups[index].phase = {site, op, me};
+  }
+  Group& group = warp.groups[index];
+  std::memcpy(group.slots[lane].bytes, data, bytes);
   progress_.fetch_add(1, std::memory_order_relaxed);
-  warp.arrived |= 1u << lane;
-  if (warp.arrived == warp.existing) {
-    warp.arrived = 0;
-    advance(warp.generation);
+  group.arrived |= bit;
+  group.readers |= bit;
+  warp.reading[lane] = static_cast<std::int8_t>(index);
+  const std::uint32_t generation = group.generation.load(std::memory_order_relaxed);
+  if (group.arrived == mask) {
+    group.arrived = 0;
+    warp.open &= ~(1u << index);
+    advance(group.generation);
   } else {
-    await_generation(lock, warp.generation, generation);
+    await_generation(lock, group.generation, generation);
   }
-  return slots;
+  return group.slots;
 }
 
 unsigned BlockSync::active_lanes() {
@@ -201,13 +251,16 @@ void BlockSync::thread_exited() {
   const unsigned me = linear_thread();
   Warp& warp = *warps_[me / kWarpSize];
   std::lock_guard lock(mutex_);
-  warp.exited |= 1u << (me % kWarpSize);
+  const std::uint32_t bit = 1u << (me % kWarpSize);
+  warp.exited |= bit;
+  release_locked(warp, me % kWarpSize);
   progress_.fetch_add(1, std::memory_order_relaxed);
   --live_;
-  if (warp.arrived && !aborted_)
-    abort_locked(describe_thread(me) + " exited while lanes " + hex_mask(warp.arrived) + " of its warp wait in " +
-                 warp.phase.op + " at " + warp.phase.site.str() +
-                 "; a full-mask collective needs every lane of the warp");
+  const Group* group = group_waiting_for(warp, bit);
+  if (group && !aborted_)
+    abort_locked(describe_thread(me) + " exited while lanes " + hex_mask(group->arrived) +
+                 " of its warp wait for it in " + group->phase.op + " at " + group->phase.site.str() +
+                 "; a collective needs every lane of its member mask " + hex_mask(group->mask));
   if (barrier_arrived_ != 0 && barrier_arrived_ == live_) complete_barrier_locked();
 }
 
@@ -230,14 +283,17 @@ std::string BlockSync::state_report_locked() const {
               ": threads " + thread_ranges(nwarps_, [&](unsigned w) { return warps_[w]->at_barrier; });
   for (unsigned w = 0; w < nwarps_; ++w) {
     const Warp& warp = *warps_[w];
-    if (warp.arrived)
-      report += "\n  waiting in " + std::string(warp.phase.op) + " at " + warp.phase.site.str() + ": threads " +
-                thread_ranges(nwarps_, [&](unsigned v) { return v == w ? warp.arrived : 0u; });
+    for (std::uint32_t open = warp.open; open; open &= open - 1) {
+      const Group& group = warp.groups[std::countr_zero(open)];
+      report += "\n  waiting in " + std::string(group.phase.op) + " at " + group.phase.site.str() + ": threads " +
+                thread_ranges(nwarps_, [&](unsigned v) { return v == w ? group.arrived : 0u; }) +
+                " (member mask " + hex_mask(group.mask) + ")";
+    }
   }
   report += "\n  not at any barrier or collective (still running): threads " +
             thread_ranges(nwarps_, [&](unsigned w) {
               const Warp& warp = *warps_[w];
-              return warp.existing & ~warp.exited & ~warp.arrived & ~warp.at_barrier;
+              return warp.existing & ~warp.exited & ~waiting_lanes(warp) & ~warp.at_barrier;
             });
   report += "\n  exited: threads " + thread_ranges(nwarps_, [&](unsigned w) { return warps_[w]->exited; });
   return report;

@@ -16,7 +16,7 @@
 
 namespace rdm::simt::detail {
 
-// Bytes one lane contributes to a warp exchange (the largest user, mma, needs 24).
+// Bytes one lane contributes to a warp exchange (the largest users, mma and stmatrix, need 24).
 inline constexpr std::size_t kWarpSlotBytes = 32;
 struct alignas(16) WarpSlot {
   unsigned char bytes[kWarpSlotBytes];
@@ -43,10 +43,11 @@ class BlockSync {
   // Block-wide barrier of the calling kernel thread. `op` names the CUDA function.
   BarrierResult barrier(const char* op, const CallSite& site, bool predicate);
 
-  // Warp collective of the calling kernel thread: publishes `bytes` bytes of `data` and
-  // returns the 32 slots of its warp once every lane of the warp has published (slots of
-  // lanes that do not exist in a partial warp are unspecified). The slots stay valid until
-  // the caller's next collective.
+  // Warp collective of the calling kernel thread among the lanes of `mask` (which must name
+  // the caller): publishes `bytes` bytes of `data` and returns the 32 slots of its warp once
+  // every lane of `mask` has published (slots of lanes outside `mask` are unspecified). The
+  // slots stay valid until the caller's next collective. Lanes of disjoint masks exchange
+  // independently, even at different call sites.
   const WarpSlot* warp_exchange(const char* op, const CallSite& site, unsigned mask, const void* data,
                                 std::size_t bytes);
 
@@ -78,17 +79,35 @@ class BlockSync {
     const char* op = "";
     unsigned first_thread = 0;
   };
+  // One warp collective: the lanes of `mask` exchange among themselves. While open, its
+  // members publish into slots[lane]; once all have, it completes and its members read the
+  // slots until their next collective (`readers`), after which it can be reused.
+  struct Group {
+    std::uint32_t mask = 0;
+    std::uint32_t arrived = 0;  // members waiting in the open group
+    std::uint32_t readers = 0;  // members that may still read the slots
+    // Completions (bumped on abort too); members wait on it.
+    std::atomic<std::uint32_t> generation{0};
+    Phase phase;
+    WarpSlot slots[32];
+  };
   struct Warp {
     std::uint32_t existing = 0;    // lanes present in this warp
     std::uint32_t exited = 0;      // lanes whose kernel body has returned
-    std::uint32_t arrived = 0;     // lanes waiting in the open collective `phase`
     std::uint32_t at_barrier = 0;  // lanes waiting at the block barrier
-    // Completed collectives (bumped on abort too); waiters block on it, its parity selects
-    // the slot buffer.
-    std::atomic<std::uint32_t> generation{0};
-    Phase phase;
-    WarpSlot slots[2][32];
+    std::uint32_t open = 0;        // bit i: groups[i] is open
+    // A lane either waits in one open group or reads one completed group, and every group in
+    // use has such a lane: 32 groups always suffice.
+    Group groups[32];
+    std::int8_t reading[32];  // group each lane reads (or waits in), -1 if none
   };
+
+  // The open group of `warp` whose mask names lane bit `bit` and that waits for it, if any.
+  static const Group* group_waiting_for(const Warp& warp, std::uint32_t bit);
+  // Lanes of `warp` waiting in an open group.
+  static std::uint32_t waiting_lanes(const Warp& warp);
+  // Ends lane `lane`'s reading of its last group's slots.
+  static void release_locked(Warp& warp, unsigned lane);
 
   // Releases `lock` and blocks until `generation` moves past `seen`; throws LaunchAborted
   // if the launch was aborted, and aborts it with a report when the timeout expires.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "call_site.h"
+#include "instrument.h"
 #include "shared_memory.h"
 
 namespace rdm::simt {
@@ -14,8 +15,9 @@ namespace {
 
 struct PendingCopy {
   void* dst;
-  unsigned char data[16];
+  unsigned char data[16];  // the source bytes read at issue, then zeros up to `bytes`
   std::size_t bytes;
+  std::source_location site;  // of the issue, reported again when the copy lands
 };
 
 struct ThreadCopies {
@@ -28,7 +30,11 @@ thread_local ThreadCopies t_copies;
 
 // Lands the oldest `count` pending copies.
 void apply_oldest(ThreadCopies& t, std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) std::memcpy(t.copies[i].dst, t.copies[i].data, t.copies[i].bytes);
+  for (std::size_t i = 0; i < count; ++i) {
+    const PendingCopy& c = t.copies[i];
+    record_access(MemorySpace::kShared, AccessKind::kCpAsyncLand, c.dst, c.bytes, c.site);
+    std::memcpy(c.dst, c.data, c.bytes);
+  }
   t.copies.erase(t.copies.begin(), t.copies.begin() + static_cast<std::ptrdiff_t>(count));
 }
 
@@ -42,10 +48,16 @@ std::string pointer_str(const void* p) {
 
 void cp_async(void* smem_dst, const void* gmem_src, std::size_t bytes, std::size_t src_bytes,
               const std::source_location& loc) {
+  if (bytes != 4 && bytes != 8 && bytes != 16)
+    detail::fault("cp.async at " + CallSite::from(loc).str() + ": cp-size " + std::to_string(bytes) +
+                  " is not 4, 8 or 16");
   const auto misaligned = [bytes](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % bytes != 0; };
   auto what = [&] {  // only built on error
     return "cp.async of " + std::to_string(bytes) + " bytes at " + CallSite::from(loc).str();
   };
+  if (src_bytes > bytes)
+    detail::fault(what() + ": src-size " + std::to_string(src_bytes) + " exceeds the cp-size; it must be in [0, " +
+                  std::to_string(bytes) + "]");
   if (misaligned(smem_dst) || (src_bytes != 0 && misaligned(gmem_src)))
     detail::fault(what() + ": addresses " + pointer_str(smem_dst) + " <- " + pointer_str(gmem_src) +
                   " must be aligned to the copy size");
@@ -53,8 +65,11 @@ void cp_async(void* smem_dst, const void* gmem_src, std::size_t bytes, std::size
     detail::fault(what() + ": destination " + pointer_str(smem_dst) + " is not in shared memory");
   if (src_bytes != 0 && is_shared_memory(gmem_src, src_bytes))
     detail::fault(what() + ": source " + pointer_str(gmem_src) + " is in shared memory, not global memory");
-  PendingCopy c{smem_dst, {}, bytes};
-  if (src_bytes != 0) std::memcpy(c.data, gmem_src, src_bytes);
+  PendingCopy c{smem_dst, {}, bytes, loc};  // zero-filled past src_bytes
+  if (src_bytes != 0) {
+    record_access(MemorySpace::kGlobal, AccessKind::kCpAsyncSource, gmem_src, src_bytes, loc);
+    std::memcpy(c.data, gmem_src, src_bytes);
+  }
   t_copies.copies.push_back(c);
 }
 

@@ -11,13 +11,16 @@
 
 namespace rdm::simt {
 
-// Issues a copy of `bytes` (4, 8 or 16) bytes; `src_bytes` < bytes zero-fills the rest
-// (cp.async's src-size operand).
+// Issues a copy of `bytes` (4, 8 or 16: cp-size) bytes, of which the first `src_bytes`
+// (src-size, at most cp-size) are read from `gmem_src` now and the rest are zeros; with
+// src_bytes == 0 the source is not read. Reports the source read at issue and the
+// shared-memory write when the copy lands (instrument.h).
 void cp_async(void* smem_dst, const void* gmem_src, std::size_t bytes, std::size_t src_bytes,
               const std::source_location& loc);
 // cp.async.commit_group: closes the group of copies issued since the last commit.
 void cp_async_commit();
-// cp.async.wait_group N: applies the oldest committed groups until at most N are pending.
+// cp.async.wait_group N: applies the oldest committed groups until at most N are pending
+// (any N >= 0; the ISA's N is an integer constant without a documented upper bound).
 void cp_async_wait_groups(int pending);
 // cp.async.wait_all: applies every issued copy, committed or not.
 void cp_async_wait_all();

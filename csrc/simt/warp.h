@@ -1,9 +1,11 @@
-// Warp collectives: shuffles, votes and __syncwarp. The emulation supports full-mask
-// collectives only: `mask` must equal the lanes that exist in the calling warp (0xffffffff
-// for a full warp), and every lane must reach the collective from the same call site
-// before any lane of the warp exits.
+// Warp collectives: shuffles, votes and __syncwarp, following PTX's member-mask rules: the
+// lanes named in `mask` exchange among themselves, every one of them must reach the
+// collective from the same call site with the same mask before it exits, the calling lane
+// must be in `mask`, and a shuffle must read from a lane in `mask`. Lanes of disjoint masks
+// proceed independently.
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <source_location>
 #include <string>
 #include <type_traits>
@@ -25,6 +27,12 @@ concept Shuffleable =
 
 namespace detail {
 
+inline std::string hex_string(unsigned mask) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", mask);
+  return buf;
+}
+
 // Publishes `value` and returns the warp's slots (see BlockSync::warp_exchange).
 template <class T>
 const WarpSlot* exchange(const char* op, const std::source_location& loc, unsigned mask, const T& value) {
@@ -43,7 +51,8 @@ T shuffle(const char* op, const std::source_location& loc, unsigned mask, const 
   const WarpSlot* slots = exchange(op, loc, mask, value);
   if (!((mask >> src) & 1u))
     fault(std::string(op) + " at " + CallSite::from(loc).str() + ": lane " + std::to_string(lane_id()) +
-          " reads lane " + std::to_string(src) + ", which does not exist in this warp");
+          " reads lane " + std::to_string(src) + ", which is not in the member mask " + hex_string(mask) +
+          " (PTX leaves the result undefined)");
   return slot_value<T>(slots, src);
 }
 
@@ -114,5 +123,5 @@ inline void __syncwarp(unsigned mask = 0xffffffffu, std::source_location loc = s
 }
 
 // The lanes of the warp that exist and have not exited. (On a GPU: the lanes currently
-// converged, which full-mask code should not depend on.)
+// converged, which code should not depend on.)
 inline unsigned __activemask() { return ::rdm::simt::detail::block_sync().active_lanes(); }

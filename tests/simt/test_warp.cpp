@@ -163,18 +163,88 @@ SIMT_CASE(partial_warp) {
   }
 }
 
-__global__ void partial_mask_kernel(float* out) {
-  out[threadIdx.x] = __shfl_sync(0x0000ffffu, 1.0f, 0);
+// Partial masks (PTX member-mask semantics): the two half-warps exchange among themselves
+// from different call sites, the upper half only after the lower one has done several
+// rounds; the odd lanes reduce among themselves; then the whole warp meets again.
+struct PartialMaskResult {
+  int rounds;           // sum over three shuffles inside the lane's half-warp
+  unsigned ballot;      // ballot of the lane's half-warp
+  int all, any;         // votes inside the half-warp
+  int odd_sum;          // butterfly sum over the odd lanes (even lanes: -1)
+};
+
+__global__ void partial_mask_kernel(PartialMaskResult* out) {
+  const int lane = static_cast<int>(threadIdx.x);
+  PartialMaskResult r{0, 0, 0, 0, -1};
+  if (lane < 16) {
+    for (int i = 1; i <= 3; ++i) r.rounds += __shfl_sync(0x0000ffffu, lane * i, (lane + i) % 16);
+    r.ballot = __ballot_sync(0x0000ffffu, lane % 2);
+    r.all = __all_sync(0x0000ffffu, lane < 16);
+    r.any = __any_sync(0x0000ffffu, lane == 3);
+  } else {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the lower half must not wait for us
+    for (int i = 1; i <= 3; ++i) r.rounds += __shfl_down_sync(0xffff0000u, lane * i, i);
+    r.ballot = __ballot_sync(0xffff0000u, lane % 3 == 0);
+    r.all = __all_sync(0xffff0000u, lane != 20);
+    r.any = __any_sync(0xffff0000u, 0);
+  }
+  __syncwarp(lane < 16 ? 0x0000ffffu : 0xffff0000u);
+  if (lane % 2) {
+    int v = lane;
+    for (int offset = 2; offset < 32; offset *= 2) v += __shfl_xor_sync(0xaaaaaaaau, v, offset);
+    r.odd_sum = v;
+  }
+  __syncwarp();
+  out[threadIdx.x] = r;
 }
 
 SIMT_CASE(shfl_partial_mask) {
+  std::vector<PartialMaskResult> out(32);
+  rdm::launch_kernel("partial_mask_kernel", partial_mask_kernel, dim3(1), dim3(32), 0, rdm::StreamHandle{},
+                     out.data());
+  unsigned odd_lanes = 0, every_third = 0;
+  int odd_sum = 0;
+  for (int l = 0; l < 32; ++l) {
+    if (l < 16 && l % 2) odd_lanes |= 1u << l;
+    if (l >= 16 && l % 3 == 0) every_third |= 1u << l;
+    if (l % 2) odd_sum += l;
+  }
+  for (int l = 0; l < 32; ++l) {
+    const PartialMaskResult& r = out[l];
+    int rounds = 0;
+    for (int i = 1; i <= 3; ++i)  // shfl_down inside 32-lane segments: sources past lane 31 keep their own value
+      rounds += l < 16 ? (l + i) % 16 * i : (l + i <= 31 ? l + i : l) * i;
+    const std::string where = "lane " + std::to_string(l);
+    check(r.rounds == rounds, where + ": shuffles inside a half-warp");
+    check(r.ballot == (l < 16 ? odd_lanes : every_third), where + ": ballot inside a half-warp");
+    check(r.all == (l < 16 ? 1 : 0) && r.any == (l < 16 ? 1 : 0), where + ": votes inside a half-warp");
+    check(r.odd_sum == (l % 2 ? odd_sum : -1), where + ": butterfly over the odd lanes");
+  }
+}
+
+// Planted misuse of member masks: a lane outside the mask calls the collective (mode 0), a
+// shuffle reads a lane outside the mask (mode 1), lanes pass different masks at one
+// collective (mode 2).
+__global__ void bad_mask_kernel(float* out, int mode) {
+  const unsigned lane = threadIdx.x;
+  float v = 1.0f;
+  if (mode == 0) v = __shfl_sync(0x0000ffffu, v, 0);
+  if (mode == 1 && lane < 16) v = __shfl_down_sync(0x0000ffffu, v, 1);  // lane 15 reads lane 16
+  if (mode == 2) v = __shfl_sync(lane < 8 ? 0x000001ffu : 0xffffffffu, v, 0);  // neither group can complete
+  out[lane] = v;
+}
+
+SIMT_CASE(shfl_bad_mask) {
   std::vector<float> out(32);
+  const auto run = [&](int mode) {
+    rdm::launch_kernel("bad_mask_kernel", bad_mask_kernel, dim3(1), dim3(32), 0, rdm::StreamHandle{}, out.data(),
+                       mode);
+  };
   selftest::expect_launch_error(
-      [&] {
-        rdm::launch_kernel("partial_mask_kernel", partial_mask_kernel, dim3(1), dim3(32), 0, rdm::StreamHandle{},
-                           out.data());
-      },
-      {"__shfl_sync", "member mask 0x0000ffff", "full-mask", "test_warp.cpp"});
+      [&] { run(0); }, {"__shfl_sync", "member mask 0x0000ffff does not name the calling lane", "test_warp.cpp"});
+  selftest::expect_launch_error([&] { run(1); },
+                                {"__shfl_down_sync", "lane 15 reads lane 16", "not in the member mask 0x0000ffff"});
+  selftest::expect_launch_error([&] { run(2); }, {"__shfl_sync", "differs from the mask", "same mask"});
 }
 
 __global__ void exited_lane_kernel(float* out) {
