@@ -1,10 +1,13 @@
 """Tests of the SIMT emulation layer (csrc/simt) through its C++ self-test program.
 
 The self-test (tests/simt/*.cpp, plus the tensor-core probe kernel) is compiled from the
-sources with g++ -- this file uses neither the rdm package nor torch nor a GPU -- in three
+sources with g++ -- this file uses neither the rdm package nor torch nor a GPU -- in these
 builds:
   * plain: every case must print PASS (planted-bug cases check the error the layer
     reports; the message is printed and checked again here);
+  * planted emulator bugs: the plain build with csrc/simt/tensor_core.cpp recompiled with
+    -DRDM_SIMT_PLANTED_BUG=n (a wrong fragment lane or rounding); the case that checks
+    that instruction against its independent model must then FAIL;
   * shared library: the layer and the cases in a .so, to check that __shared__ variables
     are found and poisoned in a shared object too;
   * ThreadSanitizer: a missing __syncthreads must be reported as a data race, and the
@@ -55,7 +58,11 @@ PLANTED = {
     ],
     "barrier_collective_deadlock": [r"deadlock", r"__syncthreads", r"__shfl_xor_sync"],
     "barrier_timeout": [r"timeout", r"waiting in __syncthreads at .*test_barriers\.cpp", r"still running\): threads 0"],
-    "shfl_partial_mask": [r"member mask 0x0000ffff", r"full-mask"],
+    "shfl_bad_mask": [
+        r"member mask 0x0000ffff does not name the calling lane",
+        r"lane 15 reads lane 16, which is not in the member mask",
+        r"member mask 0x000001ff differs from the mask 0xffffffff",
+    ],
     "shfl_exited_lane": [r"have already exited"],
     "divergent_collective": [r"divergent warp collective"],
     "watchdog_warning": [r"\[warning\].*busy_thread_kernel.*no thread reached a barrier", r"running\): threads 0"],
@@ -66,8 +73,20 @@ PLANTED = {
     "trap_and_assert": [r"__trap\(\) called", r"assertion `mode != 1"],
     "bad_launch_config": [r"invalid configuration argument"],
     "ldmatrix_bad_address": [r"not 16-byte aligned", r"not in shared memory"],
-    "cp_async_bad_address": [r"must be aligned", r"not in shared memory"],
+    "cp_async_bad_address": [r"must be aligned", r"not in shared memory", r"src-size 9 exceeds the cp-size"],
 }
+
+# Bugs planted in the emulator (the RDM_SIMT_PLANTED_BUG values in csrc/simt/tensor_core.cpp)
+# and the case that must catch each.
+PLANTED_EMULATOR_BUGS = {
+    1: "mma_m16n8k8",  # f16/bf16 A fragment: rows g and g+8 swapped in one lane
+    2: "mma_tf32",  # tf32 operands rounded instead of truncated
+    3: "mma_tf32",  # tf32 B fragment: rows t+4 read from b[0]
+    4: "mma_f16_accumulate",  # f16 accumulators rounded toward zero
+    5: "stmatrix",  # one lane stores another row's fragments
+    6: "movmatrix",  # one lane's halves swapped
+}
+EMULATOR_BUG_SOURCE = SIMT_DIR / "tensor_core.cpp"
 
 # The race ThreadSanitizer must find; every other case must be TSan-clean.
 RACY = "missing_barrier"
@@ -125,6 +144,28 @@ def selftest_shared_lib(plain_objects) -> Path:
 
 
 @pytest.fixture(scope="session")
+def planted_bug_selftests(plain_objects) -> dict[int, Path]:
+    """One self-test binary per planted emulator bug: the plain objects, with tensor_core.cpp
+    recompiled with -DRDM_SIMT_PLANTED_BUG=n."""
+    out = plain_objects[0].parent / "planted"
+    out.mkdir(exist_ok=True)
+    replaced = EMULATOR_BUG_SOURCE.name + ".o"
+    assert any(o.name == replaced for o in plain_objects)
+    others = [o for o in plain_objects if o.name != replaced]
+
+    def build(bug: int) -> Path:
+        obj = out / f"tensor_core_bug{bug}.o"
+        cmd = [CXX, *CXXFLAGS, "-fPIC", f"-DRDM_SIMT_PLANTED_BUG={bug}", "-c", str(EMULATOR_BUG_SOURCE), "-o", str(obj)]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"compile failed: {' '.join(cmd)}\n{result.stderr}")
+        return _link([*others, obj], out / f"simt_selftest_bug{bug}", [])
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return dict(zip(PLANTED_EMULATOR_BUGS, pool.map(build, PLANTED_EMULATOR_BUGS)))
+
+
+@pytest.fixture(scope="session")
 def tsan(tmp_path_factory) -> list[str]:
     """Command prefix running the ThreadSanitizer build; skips if TSan cannot run here."""
     objects = _compile_all(tmp_path_factory.mktemp("simt_tsan"), ["-g1", "-fsanitize=thread"])
@@ -161,6 +202,14 @@ def test_selftest_case(selftest, case):
     assert result.returncode == 0 and f"PASS {case}" in result.stdout, output
     for pattern in PLANTED.get(case, []):
         assert re.search(pattern, output), f"report of planted bug lacks /{pattern}/:\n{output}"
+
+
+@pytest.mark.parametrize("bug", sorted(PLANTED_EMULATOR_BUGS))
+def test_planted_emulator_bug_is_caught(planted_bug_selftests, bug):
+    """The independent model of each new tensor-core instruction catches a planted emulator bug."""
+    case = PLANTED_EMULATOR_BUGS[bug]
+    result = _run([str(planted_bug_selftests[bug])], case)
+    assert result.returncode == 1 and f"FAIL {case}" in result.stdout, result.stdout + result.stderr
 
 
 def test_unknown_case_is_an_error(selftest):

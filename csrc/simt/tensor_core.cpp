@@ -28,7 +28,7 @@ namespace {
 constexpr unsigned kFullWarp = 0xffffffffu;
 
 enum PlantedBug {
-  kMma16BitALane = 1,   // m16n8k8 f16/bf16: lane 5 takes a[1] for a[0]
+  kMma16BitALane = 1,   // f16/bf16 inputs: A rows g and g+8 swapped in lane 5
   kTf32Rounds = 2,      // tf32 operands rounded to nearest instead of truncated
   kTf32BRegister = 3,   // tf32: B rows t+4 read from b[0]
   kF16AccTruncates = 4, // f16 accumulators rounded toward zero

@@ -1,5 +1,6 @@
 // cp.async as deferred copies: nothing lands before the wait, wait_group<N> lands the
-// oldest groups, zero-fill, and the planted bugs (a missing wait, an unwritten read).
+// oldest groups (any N), zero-fill for every cp-size, and the planted bugs (a missing
+// wait, an unwritten read, bad addresses and sizes).
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -76,6 +77,74 @@ SIMT_CASE(cp_async_deferred) {
   check(s.zfill[0] == 103 && s.zfill[1] == 0, "zero-fill copies");
 }
 
+// Zero-fill: every cp-size with src-size 0, partial and full. The destination starts as
+// the poison (0xff bytes), so zeros can only come from the fill.
+__global__ void cp_async_zfill_kernel(const unsigned char* src, unsigned char* out) {
+  __shared__ __align__(16) unsigned char z[7][16];
+  rdm::cp_async_zfill<16>(z[0], src, 5);
+  rdm::cp_async_zfill<16>(z[1], nullptr, 0);  // the source is not read
+  rdm::cp_async_zfill<8>(z[2], src, 3);
+  rdm::cp_async_8_zfill(z[3], src, false);
+  rdm::cp_async_zfill<4>(z[4], src, 4);
+  rdm::cp_async_4_zfill(z[5], nullptr, false);
+  rdm::cp_async_4_zfill(z[6], src + 4, true);
+  rdm::cp_async_commit();
+  rdm::cp_async_wait<0>();
+  for (int i = 0; i < 7 * 16; ++i) out[i] = z[i / 16][i % 16];
+}
+
+SIMT_CASE(cp_async_zero_fill) {
+  alignas(16) unsigned char src[16];
+  for (int i = 0; i < 16; ++i) src[i] = static_cast<unsigned char>(100 + i);
+  std::vector<unsigned char> out(7 * 16);
+  rdm::launch_kernel("cp_async_zfill_kernel", cp_async_zfill_kernel, dim3(1), dim3(1), 0, rdm::StreamHandle{}, src,
+                     out.data());
+  // Per destination: cp-size, src-size, offset of the source.
+  const int copies[7][3] = {{16, 5, 0}, {16, 0, 0}, {8, 3, 0}, {8, 0, 0}, {4, 4, 0}, {4, 0, 0}, {4, 4, 4}};
+  for (int d = 0; d < 7; ++d)
+    for (int i = 0; i < 16; ++i) {
+      const auto [cp_size, src_size, offset] = copies[d];
+      const int want = i < src_size ? 100 + offset + i : i < cp_size ? 0 : 0xff;  // past cp-size: untouched
+      check(out[d * 16 + i] == want, "zero-fill copy " + std::to_string(d) + " byte " + std::to_string(i));
+    }
+}
+
+// wait_group N for N beyond 7: 12 groups of one copy each, then waits that leave N pending.
+template <int kPending>
+__device__ void wait_and_count(const std::uint32_t (&landed)[12], int* count) {
+  rdm::cp_async_wait<kPending>();
+  int n = 0;
+  for (std::uint32_t v : landed) n += v != kPoison;
+  *count = n;
+}
+
+__global__ void cp_async_wait_group_kernel(const std::uint32_t* src, int* counts) {
+  __shared__ __align__(16) std::uint32_t landed[12];
+  for (int g = 0; g < 12; ++g) {
+    rdm::cp_async_4(&landed[g], src + g);
+    rdm::cp_async_commit();
+  }
+  wait_and_count<1000>(landed, counts + 0);
+  wait_and_count<12>(landed, counts + 1);
+  wait_and_count<11>(landed, counts + 2);
+  wait_and_count<9>(landed, counts + 3);
+  wait_and_count<8>(landed, counts + 4);
+  wait_and_count<3>(landed, counts + 5);
+  wait_and_count<0>(landed, counts + 6);
+}
+
+SIMT_CASE(cp_async_wait_group_n) {
+  std::uint32_t src[12];
+  for (std::uint32_t i = 0; i < 12; ++i) src[i] = i;
+  int counts[7] = {};
+  rdm::launch_kernel("cp_async_wait_group_kernel", cp_async_wait_group_kernel, dim3(1), dim3(1), 0,
+                     rdm::StreamHandle{}, src, counts);
+  const int want[7] = {0, 0, 1, 3, 4, 9, 12};
+  for (int i = 0; i < 7; ++i)
+    check(counts[i] == want[i], "groups landed after wait number " + std::to_string(i) + ": " +
+                                    std::to_string(counts[i]) + ", expected " + std::to_string(want[i]));
+}
+
 // A tile staged through shared memory by many threads, the usual pattern.
 __global__ void staged_copy_kernel(const float* src, float* dst, bool wait) {
   __shared__ __align__(16) float tile[256];
@@ -128,6 +197,7 @@ __global__ void cp_async_misuse_kernel(const float* src, int mode) {
   __shared__ __align__(16) float tile[8];
   if (mode == 0) rdm::cp_async_16(tile + 1, src);  // destination not 16-byte aligned
   if (mode == 1) rdm::cp_async_16(const_cast<float*>(src), src + 4);  // destination not shared
+  if (mode == 2) rdm::cp_async_zfill<8>(tile, src, 9);                // src-size above the cp-size
 }
 
 SIMT_CASE(cp_async_bad_address) {
@@ -144,6 +214,12 @@ SIMT_CASE(cp_async_bad_address) {
                            src, 1);
       },
       {"cp.async of 16 bytes", "not in shared memory"});
+  selftest::expect_launch_error(
+      [&] {
+        rdm::launch_kernel("cp_async_misuse_kernel", cp_async_misuse_kernel, dim3(1), dim3(1), 0, rdm::StreamHandle{},
+                           src, 2);
+      },
+      {"cp.async of 8 bytes", "src-size 9 exceeds the cp-size", "[0, 8]"});
 }
 
 }  // namespace
