@@ -244,10 +244,36 @@ def test_api_check_compiles_under_shim(tmp_path):
 
 
 @pytest.mark.skipif(NVCC is None, reason="nvcc not found")
-@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90a"])
 @pytest.mark.parametrize("source", [PROBE, API_CHECK], ids=["probe", "api_check"])
 def test_compiles_with_nvcc(tmp_path, source, arch):
     """portable.h's real-CUDA side (inline PTX wrappers, launch) compiles, ptxas included."""
     cmd = [NVCC, "-std=c++20", f"-arch={arch}", "-c", str(source), "-o", str(tmp_path / "out.o")]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+
+
+STMATRIX_CALL = """
+#include "kernels/portable.h"
+__global__ void store_kernel(unsigned* out) {
+  __shared__ __align__(16) uint16_t rows[32][8];
+  const uint32_t r[1] = {threadIdx.x};
+  rdm::stmatrix(r, &rows[threadIdx.x][0]);
+  __syncwarp();
+  out[threadIdx.x] = rows[threadIdx.x][0];
+}
+"""
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc not found")
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90a"])
+def test_stmatrix_needs_sm90(tmp_path, arch):
+    """An stmatrix call compiled for a GPU older than sm_90 is a compile error that says why."""
+    source = tmp_path / "stmatrix_call.cu"
+    source.write_text(STMATRIX_CALL)
+    cmd = [NVCC, "-std=c++20", f"-arch={arch}", f"-I{ROOT / 'csrc'}", "-c", str(source), "-o", str(tmp_path / "o.o")]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if arch == "sm_80":
+        assert result.returncode != 0 and "stmatrix needs sm_90 or newer" in result.stderr, result.stderr
+    else:
+        assert result.returncode == 0, result.stderr

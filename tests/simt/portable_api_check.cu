@@ -20,7 +20,11 @@ __global__ void __launch_bounds__(kThreads) api_kernel(CheckParams p) {
   rdm::cp_async_8(dyn + 2 * threadIdx.x, p.in);
   rdm::cp_async_4(dyn + 2 * threadIdx.x + 1, p.in);
   rdm::cp_async_16_zfill(&mats[threadIdx.x % 32][0], p.in, threadIdx.x % 2 == 0);
+  rdm::cp_async_8_zfill(dyn + 2 * threadIdx.x, p.in, threadIdx.x % 2 == 0);
+  rdm::cp_async_4_zfill(dyn + 2 * threadIdx.x + 1, p.in, threadIdx.x % 2 == 0);
+  rdm::cp_async_zfill<16>(&mats[threadIdx.x % 32][0], p.in, static_cast<int>(threadIdx.x % 17));
   rdm::cp_async_commit();
+  rdm::cp_async_wait<12>();
   rdm::cp_async_wait<1>();
   rdm::cp_async_wait<0>();
   rdm::cp_async_wait_all();
@@ -45,6 +49,24 @@ __global__ void __launch_bounds__(kThreads) api_kernel(CheckParams p) {
   float acc[4] = {0.f, 0.f, 0.f, 0.f};
   rdm::mma_m16n8k16_f16(acc, a, b, acc);
   rdm::mma_m16n8k16_bf16(acc, a, b2, acc);
+  const uint32_t a2[2] = {a[0], a[1]}, b1[1] = {b[0]};
+  rdm::mma_m16n8k8_f16(acc, a2, b1, acc);
+  rdm::mma_m16n8k8_bf16(acc, a2, b1, acc);
+  const uint32_t ta[4] = {rdm::float_to_tf32(acc[0]), a[1], a[2], a[3]};
+  rdm::mma_m16n8k8_tf32(acc, ta, b, acc);
+  uint32_t hacc[2] = {a[0], a[1]};
+  rdm::mma_m16n8k16_f16_f16acc(hacc, a, b, hacc);
+  rdm::mma_m16n8k8_f16_f16acc(hacc, a2, b1, hacc);
+  x1[0] = rdm::movmatrix_trans(x1[0] ^ hacc[0]);
+#if RDM_HAS_STMATRIX
+  rdm::stmatrix(x1, &mats[threadIdx.x % 32][0]);
+  rdm::stmatrix(b, &mats[threadIdx.x % 32][0]);
+  rdm::stmatrix(a, &mats[threadIdx.x % 32][0]);
+  rdm::stmatrix_trans(x1, &mats[threadIdx.x % 32][0]);
+  rdm::stmatrix_trans(b, &mats[threadIdx.x % 32][0]);
+  rdm::stmatrix_trans(a, &mats[threadIdx.x % 32][0]);
+  __syncwarp();
+#endif
   const __half2 h2 = __floats2half2_rn(acc[0], acc[1]);
   const __nv_bfloat162 b16 = __floats2bfloat162_rn(acc[2], acc[3]);
   v += __low2float(h2) + __high2float(b16) + __half2float(__hfma(h2.x, h2.y, h2.x)) +
