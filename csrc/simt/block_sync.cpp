@@ -82,8 +82,9 @@ void BlockSync::abort_locked(std::string message) {
   }
   // Moving every generation wakes all waiters, who then see aborted_.
   advance(barrier_generation_);
-  for (unsigned w = 0; w < nwarps_; ++w)
-    for (Group& group : warps_[w]->groups) advance(group.generation);
+  for (unsigned w = 0; w < nwarps_; ++w)  // only open groups have waiters
+    for (std::uint32_t open = warps_[w]->open; open; open &= open - 1)
+      advance(warps_[w]->groups[std::countr_zero(open)].generation);
 }
 
 void BlockSync::fail_locked(std::string message) {
