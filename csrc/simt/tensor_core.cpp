@@ -72,16 +72,16 @@ void check_row_address(const char* op, int num, bool trans, const void* row, con
     detail::fault(std::string(what) + " at " + CallSite::from(loc).str() + " is not in shared memory");
 }
 
-// A .tf32 operand is an fp32 register. The PTX ISA only says the register holds tf32 data
-// (what cvt.rna.tf32.f32 produces) and does not define what mma does with the low 13
-// mantissa bits of any other fp32 value. What is known of the hardware (sm_80/sm_90) is
-// that it ignores them, i.e. truncates toward zero: CUTLASS's 3xTF32 GEMM
-// (NumericConverterFastF32, include/cutlass/gemm/warp/mma_tensor_op_fast_f32.h) splits
-// operands into a "big" part converted with round_toward_zero and rounds explicitly with
-// round_half_ulp_truncate because the tensor core drops those bits, and public
-// measurements agree (1 + 0.75 * 2^-10 enters an sm_80 mma as 1.0). We follow that,
-// keeping NaNs NaN; not checked on a GPU by this project yet (the tensor-core probe can).
-// Kernels wanting round-to-nearest convert with rdm::float_to_tf32 first.
+// A .tf32 operand is an fp32 register. The PTX ISA expects it to hold tf32 data (what
+// cvt.rna.tf32.f32 produces: low 13 mantissa bits zero) and does not say what mma does with
+// any other fp32 bit pattern. The hardware's behaviour is not documented by NVIDIA; public
+// reports of measurements on sm_80 say the low bits are simply ignored, i.e. the operand
+// is truncated toward zero (e.g. a kernel project's note that 1 + 0.75 * 2^-10 enters an
+// mma as 1.0), and libraries that want rounding do it in software before the mma
+// (CUTLASS's float -> tfloat32_t conversions, cvt.rna in CUDA's __float_to_tf32). So the
+// emulation truncates, keeping NaNs NaN. This is the uncertain part of the tf32 model:
+// not yet checked on a GPU by this project. Kernels wanting round-to-nearest convert their
+// operands with rdm::float_to_tf32 first, which makes the question moot.
 double tf32_operand(std::uint32_t bits) {
   const float value = std::bit_cast<float>(bits);
   if (std::isnan(value)) return value;
