@@ -427,9 +427,9 @@ __device__ __forceinline__ void mma_m16n8k8_bf16(float (&d)[4], const std::uint3
       : "r"(a[0]), "r"(a[1]), "r"(b[0]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
 #endif
 }
-// a and b hold fp32 bit patterns; the tensor core ignores their low 13 mantissa bits
-// (truncation: see csrc/simt/tensor_core.cpp), so round them first with float_to_tf32 if
-// round-to-nearest is wanted.
+// a and b hold fp32 bit patterns meant to be tf32 values; the emulation truncates their
+// low 13 mantissa bits, as the hardware is reported to (csrc/simt/tensor_core.cpp). Convert
+// them with float_to_tf32 for round-to-nearest and results that do not depend on this.
 __device__ __forceinline__ void mma_m16n8k8_tf32(float (&d)[4], const std::uint32_t (&a)[4],
                                                  const std::uint32_t (&b)[2],
                                                  const float (&c)[4] RDM_CALL_SITE_PARAM) {

@@ -222,6 +222,23 @@ SIMT_CASE(shfl_partial_mask) {
   }
 }
 
+// One half-warp shuffles among itself while the other half already waits at the block
+// barrier: legal, since the barrier's lanes are not in the shuffle's mask.
+__global__ void half_warp_then_barrier_kernel(int* out) {
+  const int lane = static_cast<int>(threadIdx.x);
+  int v = lane;
+  if (lane < 16) v = __shfl_xor_sync(0x0000ffffu, v, 1);
+  __syncthreads();
+  out[lane] = v;
+}
+
+SIMT_CASE(shfl_partial_mask_and_barrier) {
+  std::vector<int> out(32);
+  rdm::launch_kernel("half_warp_then_barrier_kernel", half_warp_then_barrier_kernel, dim3(1), dim3(32), 0,
+                     rdm::StreamHandle{}, out.data());
+  for (int l = 0; l < 32; ++l) check(out[l] == (l < 16 ? l ^ 1 : l), "lane " + std::to_string(l));
+}
+
 // Planted misuse of member masks: a lane outside the mask calls the collective (mode 0), a
 // shuffle reads a lane outside the mask (mode 1), lanes pass different masks at one
 // collective (mode 2).
