@@ -61,7 +61,7 @@ PLANTED = {
     "shfl_bad_mask": [
         r"member mask 0x0000ffff does not name the calling lane",
         r"lane 15 reads lane 16, which is not in the member mask",
-        r"member mask 0x000001ff differs from the mask 0xffffffff",
+        r"member mask 0x(000001ff|ffffffff) differs from the mask 0x(ffffffff|000001ff)",  # whichever came first
     ],
     "shfl_exited_lane": [r"have already exited"],
     "divergent_collective": [r"divergent warp collective"],
