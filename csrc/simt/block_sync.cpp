@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <bit>
-#include <iterator>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 
 #include "builtins.h"
 #include "futex.h"
