@@ -51,17 +51,16 @@ def _on_caller_stream(args, fn):
 
 def _with_autograd(fn):
     """fn() with autograd recording, whatever the calling thread's dispatch state."""
+
+    def with_grad():
+        with torch.enable_grad():
+            return fn()
+
     if getattr(_worker_state, "active", False):
         # Re-entered from the worker itself (a reference that calls an op whose backward
         # is a reference too): its state is already fresh, and waiting for itself would hang.
-        with torch.enable_grad():
-            return fn()
-
-    def on_worker():
-        with torch.enable_grad():
-            return fn()
-
-    return _worker().submit(on_worker).result()
+        return with_grad()
+    return _worker().submit(with_grad).result()
 
 
 def grad_through(
