@@ -140,3 +140,12 @@ def test_debug_mode_adds_nothing_to_a_compiled_graph():
 
     with rdm.debug_checks(True):
         torch.testing.assert_close(torch.compile(layer, fullgraph=True)(x), layer(x))
+
+
+def test_emulated_ops_leave_value_checks_to_their_kernels_as_on_cuda():
+    x, w, bad_offsets = torch.randn(6, 4), torch.randn(2, 4, 3), torch.tensor([4, 2], dtype=torch.int32)
+    with pytest.raises(RuntimeError, match="offsets must be non-decreasing"):
+        torch.ops.rdm._grouped_gemm_check(x, w, bad_offsets)
+    torch.ops.rdm_simt._grouped_gemm_check(x, w, bad_offsets)  # the CUDA path's check: shapes and dtypes only
+    with pytest.raises(RuntimeError, match="offsets must have shape"):
+        torch.ops.rdm_simt._grouped_gemm_check(x, w, bad_offsets[:1])
