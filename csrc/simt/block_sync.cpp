@@ -55,6 +55,7 @@ void BlockSync::reset(unsigned nthreads, std::chrono::nanoseconds timeout) {
   }
   live_ = nthreads;
   barrier_arrived_ = barrier_true_ = 0;
+  barriers_completed_.store(0, std::memory_order_relaxed);
   timeout_ = timeout;
   aborted_.store(false);
   error_.clear();
@@ -112,6 +113,7 @@ void BlockSync::complete_barrier_locked() {
   barrier_result_ = {barrier_true_, barrier_arrived_};
   barrier_arrived_ = barrier_true_ = 0;
   for (unsigned w = 0; w < nwarps_; ++w) warps_[w]->at_barrier = 0;
+  barriers_completed_.fetch_add(1, std::memory_order_relaxed);  // published by the generation's release
   advance(barrier_generation_);
 }
 
