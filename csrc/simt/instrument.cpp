@@ -25,6 +25,7 @@ namespace {
 
 struct Access {
   std::uintptr_t address;
+  const void* instruction;  // where the helper called the runtime: see record_access
   std::source_location site;
   std::uint32_t barrier;     // barrier interval of the block the access happened in
   std::uint32_t collective;  // collectives its warp had completed (orders the lanes of a warp)
@@ -35,13 +36,15 @@ struct Access {
 };
 
 struct SiteKey {
+  const void* instruction;
   const char* file;
   std::uint32_t line, column;
   bool operator==(const SiteKey&) const = default;
 };
 struct SiteKeyHash {
   std::size_t operator()(const SiteKey& k) const {
-    return std::hash<const void*>()(k.file) ^ (std::size_t(k.line) << 20) ^ k.column;
+    return std::hash<const void*>()(k.instruction) ^ std::hash<const void*>()(k.file) ^ (std::size_t(k.line) << 20) ^
+           k.column;
   }
 };
 struct Occurrences {
@@ -216,8 +219,8 @@ void count_shared(const std::vector<Ref>& lanes, LaunchCounters& c) {
 void count_requests(const std::vector<Ref>& refs, LaunchCounters& c, State& s) {
   auto key = [](const Ref& r) {
     const Access& a = *r.a;
-    return std::make_tuple(r.thread / kWarpSize, a.space, a.barrier, a.collective, a.site.file_name(),
-                           a.site.line(), a.site.column(), a.occurrence, a.kind);
+    return std::make_tuple(r.thread / kWarpSize, a.space, a.barrier, a.collective, a.instruction,
+                           a.site.file_name(), a.site.line(), a.site.column(), a.occurrence, a.kind);
   };
   std::vector<const Ref*> order;
   order.reserve(refs.size());
@@ -361,16 +364,20 @@ std::string dim_json(const dim3& d) {
 
 }  // namespace
 
+// The helpers are always inlined, so the return address is a machine instruction of the
+// kernel: like a GPU's program counter it tells apart the inlined copies of one source line
+// (a row-loading helper called for two tensors), which the call site alone would merge.
 void record_access(MemorySpace space, AccessKind kind, const void* address, std::size_t bytes,
                    const std::source_location& site) {
+  const void* instruction = __builtin_return_address(0);
   if (!detail::t_thread.in_kernel || bytes == 0) return;
   const detail::BlockSync& sync = detail::block_sync();
   const std::uint32_t barrier = sync.barriers_completed();
   const std::uint32_t collective = sync.warp_collectives(warp_id());
   ThreadLog& log = state().logs[linear_thread()];
-  Occurrences& seen = log.occurrences[SiteKey{site.file_name(), site.line(), site.column()}];
+  Occurrences& seen = log.occurrences[SiteKey{instruction, site.file_name(), site.line(), site.column()}];
   if (seen.count == 0 || seen.barrier != barrier || seen.collective != collective) seen = {barrier, collective, 0};
-  log.accesses.push_back({reinterpret_cast<std::uintptr_t>(address), site, barrier, collective, seen.count++,
+  log.accesses.push_back({reinterpret_cast<std::uintptr_t>(address), instruction, site, barrier, collective, seen.count++,
                           static_cast<std::uint16_t>(bytes), space, kind});
 }
 

@@ -7,9 +7,10 @@
 // Under nvcc none of this exists: the helpers are plain loads and stores.
 //
 // A warp request is what one instruction of one warp does: the lanes of a warp that reach
-// the same call site for the n-th time since the warp's last barrier or warp collective
-// (every lane passes those together, so the n-th times line up even when some lanes skip
-// an access, as long as the skipped ones come last in that stretch of code).
+// the same call site (and, the helpers being inlined, the same machine instruction) for the
+// n-th time since the warp's last barrier or warp collective. Every lane passes those
+// together, so the n-th times line up even when some lanes skip an access, as long as the
+// skipped ones come last in that stretch of code.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -60,6 +60,35 @@ SIMT_CASE(counters_global_coalescing) {
   expect(broadcast.global_load_unique_bytes, 32, "broadcast unique bytes");
 }
 
+// A row-slice loader inlined twice (for two tensors), whose lanes past the row's end skip
+// the last iteration: requests must not mix the two tensors.
+__device__ __forceinline__ void load_slice(const float* row, int dim, float (&x)[2]) {
+  for (int i = 0; i < 2; ++i) {
+    const int col = i * 32 + static_cast<int>(threadIdx.x);
+    x[i] = col < dim ? rdm::load_global(row + col) : 0.f;
+  }
+}
+
+__global__ void two_slices_kernel(const float* w, const float* h, float* out, int dim) {
+  float a[2], b[2];
+  load_slice(w, dim, a);
+  load_slice(h, dim, b);
+  rdm::store_global(&out[threadIdx.x], a[0] + a[1] + b[0] + b[1]);
+}
+
+SIMT_CASE(counters_inlined_helper_with_tail) {
+  alignas(128) static float w[64], h[64], out[32];
+  const auto c = counters_of([&] {
+    rdm::launch_kernel("two_slices_kernel", two_slices_kernel, dim3(1), dim3(32), 0, rdm::StreamHandle{}, w, h, out,
+                       44);
+  });
+  // Per tensor: 32 lanes x 4 bytes (4 sectors), then 12 lanes x 4 bytes (2 sectors). Grouped
+  // by call site alone, lanes 12-31 of h's first load would join w's tail: 13 sectors.
+  expect(c.global_load_requests, 4, "requests");
+  expect(c.global_load_sectors, 12, "sectors");
+  expect(c.global_load_ideal_sectors, 12, "ideal sectors");
+}
+
 // One warp reads shared memory at `stride` elements of T apart.
 template <class T>
 __global__ void bank_kernel(float* out, int stride) {
