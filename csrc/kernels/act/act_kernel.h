@@ -61,14 +61,15 @@ __device__ __forceinline__ void row_sum(float (&v)[N], int row_in_block) {
     const int warp = threadIdx.x / 32;
     if (threadIdx.x % 32 == 0) {
 #pragma unroll
-      for (int n = 0; n < N; ++n) warp_totals[warp][n] = v[n];
+      for (int n = 0; n < N; ++n) store_shared(&warp_totals[warp][n], v[n]);
     }
     __syncthreads();
 #pragma unroll
     for (int n = 0; n < N; ++n) {
       float total = 0.f;
 #pragma unroll
-      for (int w = 0; w < TileT::kWarpsPerRow; ++w) total += warp_totals[row_in_block * TileT::kWarpsPerRow + w][n];
+      for (int w = 0; w < TileT::kWarpsPerRow; ++w)
+        total += load_shared(&warp_totals[row_in_block * TileT::kWarpsPerRow + w][n]);
       v[n] = total;
     }
     __syncthreads();  // warp_totals is rewritten for the next row
@@ -120,7 +121,7 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, 1) forward_kernel(Forwar
   const int row_in_block = threadIdx.x / TileT::kThreadsPerRow;
   const int t = threadIdx.x % TileT::kThreadsPerRow;
   const T* h = static_cast<const T*>(p.h);
-  const float bias = p.halt_bias[0];
+  const float bias = load_global(p.halt_bias);
 
   float w[kVecs][kVec];  // this thread's columns are the same for every row
   load_row_slice<TileT>(p.halt_weight, p.dim, t, true, w);
@@ -132,11 +133,11 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, 1) forward_kernel(Forwar
     row_sum<TileT>(dot, row_in_block);
     if (!valid) return;
 
-    const float cum = p.cum_p[row];
+    const float cum = load_global(p.cum_p + row);
     const Step s = halting_step(dot[0] + bias, cum, p.threshold, p.is_last);
     if (t == 0) {
-      p.cum_p_out[row] = cum + s.weight;
-      p.weight[row] = s.weight;
+      store_global(p.cum_p_out + row, cum + s.weight);
+      store_global(p.weight + row, s.weight);
     }
 #pragma unroll
     for (int i = 0; i < kVecs; ++i) {
@@ -164,7 +165,7 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, 1) backward_kernel(Backw
   const int t = threadIdx.x % TileT::kThreadsPerRow;
   const T* h = static_cast<const T*>(p.h);
   T* grad_h = static_cast<T*>(p.grad_h);
-  const float bias = p.halt_bias[0];
+  const float bias = load_global(p.halt_bias);
 
   float w[kVecs][kVec];
   load_row_slice<TileT>(p.halt_weight, p.dim, t, true, w);
@@ -179,13 +180,13 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, 1) backward_kernel(Backw
     row_sum<TileT>(sums, row_in_block);
     if (!valid) return;
 
-    const float cum = p.cum_p[row];
+    const float cum = load_global(p.cum_p + row);
     const Step s = halting_step(sums[0] + bias, cum, p.threshold, p.is_last);
-    const float grad_cum_out = p.grad_cum_p_out ? p.grad_cum_p_out[row] : 0.f;
-    const float d_weight = sums[1] + grad_cum_out + (p.grad_weight ? p.grad_weight[row] : 0.f);
+    const float grad_cum_out = p.grad_cum_p_out ? load_global(p.grad_cum_p_out + row) : 0.f;
+    const float d_weight = sums[1] + grad_cum_out + (p.grad_weight ? load_global(p.grad_weight + row) : 0.f);
     const float dlogit = (s.running && !s.halt_now) ? d_weight * s.p * (1.f - s.p) : 0.f;
     if (t == 0) {
-      p.grad_cum_p[row] = s.halt_now ? grad_cum_out - d_weight : grad_cum_out;
+      store_global(p.grad_cum_p + row, s.halt_now ? grad_cum_out - d_weight : grad_cum_out);
       grad_b += dlogit;
     }
 #pragma unroll
@@ -210,9 +211,9 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, 1) backward_kernel(Backw
       const int col = TileT::column(i, t);
       if (col < p.dim)
 #pragma unroll
-        for (int e = 0; e < kVec; ++e) partial[col + e] = grad_w[i][e];
+        for (int e = 0; e < kVec; ++e) store_global(partial + col + e, grad_w[i][e]);
     }
-    if (t == 0) partial[p.dim] = grad_b;
+    if (t == 0) store_global(partial + p.dim, grad_b);
   } else {
     RDM_DYNAMIC_SHARED(float, block_sum);  // (dim + 1,)
     for (int slot = 0; slot < TileT::kRowsPerBlock; ++slot) {
@@ -222,13 +223,15 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, 1) backward_kernel(Backw
           const int col = TileT::column(i, t);
           if (col < p.dim)
 #pragma unroll
-            for (int e = 0; e < kVec; ++e) block_sum[col + e] = (slot == 0 ? 0.f : block_sum[col + e]) + grad_w[i][e];
+            for (int e = 0; e < kVec; ++e)
+              store_shared(block_sum + col + e, (slot == 0 ? 0.f : load_shared(block_sum + col + e)) + grad_w[i][e]);
         }
-        if (t == 0) block_sum[p.dim] = (slot == 0 ? 0.f : block_sum[p.dim]) + grad_b;
+        if (t == 0) store_shared(block_sum + p.dim, (slot == 0 ? 0.f : load_shared(block_sum + p.dim)) + grad_b);
       }
       __syncthreads();
     }
-    for (int col = threadIdx.x; col <= p.dim; col += TileT::kBlockThreads) partial[col] = block_sum[col];
+    for (int col = threadIdx.x; col <= p.dim; col += TileT::kBlockThreads)
+      store_global(partial + col, load_shared(block_sum + col));
   }
 }
 

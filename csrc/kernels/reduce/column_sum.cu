@@ -10,8 +10,8 @@ __global__ void __launch_bounds__(kColumnSumThreads) column_sum_kernel(ColumnSum
   const int64_t col = int64_t(blockIdx.x) * kColumnSumThreads + threadIdx.x;
   if (col >= p.cols) return;
   float total = 0.f;
-  for (int64_t r = 0; r < p.rows; ++r) total += p.in[r * p.cols + col];
-  p.out[col] = total;
+  for (int64_t r = 0; r < p.rows; ++r) total += load_global(p.in + r * p.cols + col);
+  store_global(p.out + col, total);
 }
 }  // namespace
 
