@@ -6,6 +6,7 @@
 
 #include "builtins.h"
 #include "futex.h"
+#include "instrument.h"
 
 namespace rdm::simt::detail {
 
@@ -188,6 +189,7 @@ const WarpSlot* BlockSync::warp_exchange(const char* op, const CallSite& site, u
   } else {
     await_generation(lock, warp.generation, generation);
   }
+  note_warp_collective();  // orders this lane's shared-memory accesses for racecheck
   return slots;
 }
 

@@ -70,10 +70,6 @@ class BlockSync {
   // barrier interval it is in: the count cannot move before the thread arrives again.
   std::uint32_t barriers_completed() const { return barriers_completed_.load(std::memory_order_relaxed); }
 
-  // Collectives completed by warp `w` so far (not reset between blocks). A lane between two
-  // full-mask collectives reads the same value as every other lane of its warp there.
-  std::uint32_t warp_collectives(unsigned w) const { return warps_[w]->generation.load(std::memory_order_acquire); }
-
   // Whether an error has been recorded for the current block.
   bool aborted() const { return aborted_.load(); }
 

@@ -28,7 +28,7 @@ struct Access {
   const void* instruction;  // where the helper called the runtime: see record_access
   std::source_location site;
   std::uint32_t barrier;     // barrier interval of the block the access happened in
-  std::uint32_t collective;  // collectives its warp had completed (orders the lanes of a warp)
+  std::uint32_t collective;  // collectives the lane had completed (orders the lanes of a warp)
   std::uint32_t occurrence;  // n-th time this lane reached `site` in this (barrier, collective) stretch
   std::uint16_t bytes;
   MemorySpace space;
@@ -56,10 +56,12 @@ struct ThreadLog {
   std::vector<Access> accesses;
   std::unordered_map<SiteKey, Occurrences, SiteKeyHash> occurrences;
   std::uint64_t mma_instructions = 0, mma_flops = 0;
+  std::uint32_t collectives = 0;  // warp collectives completed in this block
   void clear() {
     accesses.clear();
     occurrences.clear();
     mma_instructions = mma_flops = 0;
+    collectives = 0;
   }
 };
 
@@ -242,7 +244,8 @@ void count_requests(const std::vector<Ref>& refs, LaunchCounters& c, State& s) {
 // ----------------------------------------------------------------------------- checks
 
 // Two accesses of one byte by different threads in one barrier interval are ordered only
-// by a warp collective between them, i.e. within one warp at different collective counts.
+// by a warp collective between them, i.e. within one warp at different collective counts
+// (exact for full-mask collectives, which every lane of the warp counts alike).
 bool unordered(const Ref& x, const Ref& y) {
   return x.thread / kWarpSize != y.thread / kWarpSize || x.a->collective == y.a->collective;
 }
@@ -371,10 +374,9 @@ void record_access(MemorySpace space, AccessKind kind, const void* address, std:
                    const std::source_location& site) {
   const void* instruction = __builtin_return_address(0);
   if (!detail::t_thread.in_kernel || bytes == 0) return;
-  const detail::BlockSync& sync = detail::block_sync();
-  const std::uint32_t barrier = sync.barriers_completed();
-  const std::uint32_t collective = sync.warp_collectives(warp_id());
+  const std::uint32_t barrier = detail::block_sync().barriers_completed();
   ThreadLog& log = state().logs[linear_thread()];
+  const std::uint32_t collective = log.collectives;
   Occurrences& seen = log.occurrences[SiteKey{instruction, site.file_name(), site.line(), site.column()}];
   if (seen.count == 0 || seen.barrier != barrier || seen.collective != collective) seen = {barrier, collective, 0};
   log.accesses.push_back({reinterpret_cast<std::uintptr_t>(address), instruction, site, barrier, collective, seen.count++,
@@ -488,6 +490,8 @@ void begin_launch(const char* kernel, dim3 grid, dim3 block, std::size_t dynamic
   s.loaded_sectors.clear();
   s.stored_sectors.clear();
 }
+
+void note_warp_collective() { ++state().logs[linear_thread()].collectives; }
 
 void begin_block(unsigned nthreads) {
   State& s = state();

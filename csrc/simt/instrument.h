@@ -106,6 +106,8 @@ namespace detail {
 // end_block, which returns a check's report (empty if none); end_launch on success.
 void begin_launch(const char* kernel, dim3 grid, dim3 block, std::size_t dynamic_smem_bytes, unsigned checks);
 void begin_block(unsigned nthreads);
+// Called by a lane when it completes a warp collective (BlockSync::warp_exchange).
+void note_warp_collective();
 std::string end_block();
 void end_launch();
 }  // namespace detail
