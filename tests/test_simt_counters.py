@@ -18,7 +18,7 @@ import torch
 import rdm
 from rdm.bench import cases as registry
 from rdm.bench import counters
-from rdm.bench.harness import DTYPE_NAMES, FWD_BWD, call, resolve
+from rdm.bench.harness import DTYPE_NAMES, FWD, FWD_BWD, call, resolve
 
 pytestmark = pytest.mark.skipif(not rdm.HAS_SIMT, reason="rdm was built without the SIMT emulation")
 
@@ -41,6 +41,15 @@ BUDGETS = (
 )
 DTYPES = (torch.float32, torch.bfloat16)
 
+# Budgets a kernel does not meet yet, by (op, pass, dtype name; None: every dtype): expected
+# to fail (strictly, so that the entry must go once the kernel is fixed).
+KNOWN_DEFICITS = {
+    ("act", FWD, "bf16"): "16-bit h with fp32 h_acc: each lane moves 2 adjacent 16-byte chunks of h_acc, so a "
+    "request spans twice the sectors it needs (coalescing ~0.55); interleave the chunks across lanes",
+    ("act", FWD_BWD, None): "the backward's block_sum combine writes 4-byte words kVec apart per lane "
+    "(kVec-way bank conflicts), plus the forward's 16-bit coalescing deficit",
+}
+
 
 def _budget_cases():
     for budget in BUDGETS:
@@ -48,7 +57,12 @@ def _budget_cases():
             if case.simt is None:
                 continue
             for dtype in DTYPES:
-                yield pytest.param(budget, case, dtype, id=f"{case.op}-{case.label}-{case.mode}-{DTYPE_NAMES[dtype]}")
+                name = DTYPE_NAMES[dtype]
+                deficit = KNOWN_DEFICITS.get((budget.op, case.mode, name)) or KNOWN_DEFICITS.get(
+                    (budget.op, case.mode, None)
+                )
+                marks = [pytest.mark.xfail(reason=deficit, strict=True)] if deficit else []
+                yield pytest.param(budget, case, dtype, marks=marks, id=f"{case.op}-{case.label}-{case.mode}-{name}")
 
 
 def measure(case, dtype: torch.dtype) -> counters.SimtCounters:
@@ -95,3 +109,36 @@ def test_budget_fails_for_twice_the_traffic():
     two = counters.summarise(doubled, case.cost(torch.float32).bytes_moved, None)
     assert two.global_bytes == 2 * one.global_bytes and two.launches == 2 * one.launches
     assert two.bytes_ratio == pytest.approx(2 * one.bytes_ratio)
+
+
+def test_the_session_runs_emulated_kernels_with_both_checks():
+    case = next(case for case in registry.load_cases("act", "tiny") if case.mode == FWD)
+    inputs = case.make_inputs(torch.device("cpu"), torch.float32, False)
+    launches = counters.collect(lambda: call(resolve(case.simt), inputs, case.mode))
+    assert [launch["checks"] for launch in launches] == ["race,init"], launches
+
+
+def test_checks_are_set_and_restored(monkeypatch):
+    from rdm import simt
+
+    case = next(case for case in registry.load_cases("act", "tiny") if case.mode == FWD)
+    inputs = case.make_inputs(torch.device("cpu"), torch.float32, False)
+
+    def checks_of_a_launch():
+        return [launch["checks"] for launch in counters.collect(lambda: call(resolve(case.simt), inputs, FWD))]
+
+    with simt.checks("race"):
+        assert checks_of_a_launch() == ["race"]
+        with simt.checks():
+            assert checks_of_a_launch() == ["none"]
+    assert checks_of_a_launch() == ["race,init"]
+    with simt.checks("env"):  # RDM_SIMT_CHECKS, read at each launch
+        monkeypatch.setenv("RDM_SIMT_CHECKS", "init")
+        assert checks_of_a_launch() == ["init"]
+        monkeypatch.setenv("RDM_SIMT_CHECKS", "race,bogus")
+        with pytest.raises(RuntimeError, match="RDM_SIMT_CHECKS.*unknown check 'bogus'"):
+            checks_of_a_launch()
+    with pytest.raises(ValueError, match="expected 'env' or names"):
+        simt.set_checks("races")
+    with pytest.raises(RuntimeError, match="checks must be 'env' or a comma list"):
+        torch.ops.rdm_simt._simt_set_checks("sometimes")

@@ -121,7 +121,9 @@ def counter_cells(row: Any) -> tuple[str, ...]:
     )
 
 
-def estimates(results: Any, full_cases: Callable[[str], list], gpu_names: tuple[str, ...] = ESTIMATE_GPUS) -> list[dict]:
+def estimates(
+    results: Any, full_cases: Callable[[str], list], gpu_names: tuple[str, ...] = ESTIMATE_GPUS
+) -> list[dict]:
     """Roofline estimates at the real shapes (`full_cases(op)`) from the emulated rows of
     `results`: per op, pass and dtype, the worst bytes and FLOP ratios of its emulated cases."""
     from rdm.bench.harness import DTYPES  # harness imports this module
