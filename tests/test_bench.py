@@ -369,7 +369,7 @@ def test_estimates_use_the_worst_emulated_case_for_every_full_case():
         return result
 
     full = [fake_case(label="full a"), fake_case(label="full b"), fake_case(mode=FWD_BWD, label="other pass")]
-    rows = counters.estimates([row("tiny 1", 1.1), row("tiny 2", 1.5)], lambda op: full)
+    rows = counters.estimates([row("tiny 1", 1.1), row("tiny 2", 1.5)], full)
     assert {(r["case"], r["gpu"]) for r in rows} == {(c, g) for c in ("full a", "full b") for g in ("H100 SXM", "H200")}
     for r in rows:
         assert r["bytes_ratio"] == 1.5 and r["emulated_cases"] == ["tiny 1", "tiny 2"]

@@ -134,7 +134,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(format_table(results, roofline_note(config.device)))
     estimates = []
     if config.simt:
-        estimates = simt_counters.estimates(results, lambda op: registry.load_cases(op, "full"))
+        full_cases = [case for op in ops for case in registry.load_cases(op, "full")]
+        estimates = simt_counters.estimates(results, full_cases)
         print(simt_report(results, estimates))
     if args.out:
         write_json(args.out, config, results, estimates)

@@ -121,11 +121,10 @@ def counter_cells(row: Any) -> tuple[str, ...]:
     )
 
 
-def estimates(
-    results: Any, full_cases: Callable[[str], list], gpu_names: tuple[str, ...] = ESTIMATE_GPUS
-) -> list[dict]:
-    """Roofline estimates at the real shapes (`full_cases(op)`) from the emulated rows of
-    `results`: per op, pass and dtype, the worst bytes and FLOP ratios of its emulated cases."""
+def estimates(results: Any, full_cases: list, gpu_names: tuple[str, ...] = ESTIMATE_GPUS) -> list[dict]:
+    """Roofline estimates at the real shapes (`full_cases`, rdm.bench cases of size "full")
+    from the emulated rows of `results`: per op, pass and dtype, the worst bytes and FLOP
+    ratios of its emulated cases."""
     from rdm.bench.harness import DTYPES  # harness imports this module
     from rdm.bench.roofline import detect_gpu
 
@@ -138,7 +137,7 @@ def estimates(
     for (op, mode, dtype_name), rows in worst.items():
         counters = max((row.simt_counters for row in rows), key=lambda c: (c.bytes_ratio, c.flop_ratio or 0))
         dtype = DTYPES[dtype_name]
-        for case in full_cases(op):
+        for case in full_cases:
             if case.op != op or case.mode != mode:
                 continue
             cost = case.cost(dtype)
