@@ -623,7 +623,6 @@ def write_json(
             "warmup": config.warmup,
         },
         "results": [dataclasses.asdict(row) for row in results],
+        **({"simt_estimates": list(simt_estimates)} if config.simt else {}),
     }
-    if config.simt:
-        payload["simt_estimates"] = list(simt_estimates)
     Path(path).write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
