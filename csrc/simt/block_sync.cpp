@@ -151,6 +151,7 @@ BarrierResult BlockSync::barrier(const char* op, const CallSite& site, bool pred
 const WarpSlot* BlockSync::warp_exchange(const char* op, const CallSite& site, unsigned mask, const void* data,
                                          std::size_t bytes) {
   if (!t_thread.in_kernel) fault(std::string(op) + " at " + site.str() + " called");
+  note_warp_collective();  // the lane's later shared-memory accesses come after it (racecheck)
   const unsigned me = linear_thread();
   const unsigned w = me / kWarpSize;
   Warp& warp = *warps_[w];
@@ -189,7 +190,6 @@ const WarpSlot* BlockSync::warp_exchange(const char* op, const CallSite& site, u
   } else {
     await_generation(lock, warp.generation, generation);
   }
-  note_warp_collective();  // orders this lane's shared-memory accesses for racecheck
   return slots;
 }
 

@@ -106,7 +106,8 @@ namespace detail {
 // end_block, which returns a check's report (empty if none); end_launch on success.
 void begin_launch(const char* kernel, dim3 grid, dim3 block, std::size_t dynamic_smem_bytes, unsigned checks);
 void begin_block(unsigned nthreads);
-// Called by a lane when it completes a warp collective (BlockSync::warp_exchange).
+// Called by a lane when it enters a warp collective (BlockSync::warp_exchange): its accesses
+// before and after it get different collective counts.
 void note_warp_collective();
 std::string end_block();
 void end_launch();
