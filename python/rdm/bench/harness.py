@@ -106,6 +106,11 @@ class Case:
     tolerances: Mapping[torch.dtype, Tolerance] = field(default_factory=lambda: DEFAULT_TOLERANCES)
 
 
+def matmul_flops(cost: Callable[[torch.dtype], Cost]) -> Callable[[torch.dtype], int]:
+    """Case.tensor_flops of an op whose floor FLOPs are all matrix products (tensor-core work)."""
+    return lambda dtype: cost(dtype).flops
+
+
 def importable(module_name: str) -> Callable[[], bool]:
     """Availability test of a peer library that finds it without importing it."""
     return lambda: importlib.util.find_spec(module_name) is not None
