@@ -28,7 +28,7 @@ struct Access {
   const void* instruction;  // where the helper called the runtime: see record_access
   std::source_location site;
   std::uint32_t barrier;     // barrier interval of the block the access happened in
-  std::uint32_t collective;  // collectives the lane had completed (orders the lanes of a warp)
+  std::uint32_t collective;  // collectives the lane had entered (orders the lanes of a warp)
   std::uint32_t occurrence;  // n-th time this lane reached `site` in this (barrier, collective) stretch
   std::uint16_t bytes;
   MemorySpace space;
@@ -56,7 +56,7 @@ struct ThreadLog {
   std::vector<Access> accesses;
   std::unordered_map<SiteKey, Occurrences, SiteKeyHash> occurrences;
   std::uint64_t mma_instructions = 0, mma_flops = 0;
-  std::uint32_t collectives = 0;  // warp collectives completed in this block
+  std::uint32_t collectives = 0;  // warp collectives entered in this block
   void clear() {
     accesses.clear();
     occurrences.clear();
@@ -102,11 +102,11 @@ const char* verb(AccessKind k) {
   return "accesses";
 }
 
-// One access with the thread that made it; `index` orders a thread's accesses in program order.
+// One access with the thread that made it. The block's refs are thread-major and in each
+// thread's program order, so comparing two refs' positions orders one thread's accesses.
 struct Ref {
   const Access* a;
   unsigned thread;
-  std::uint32_t index;
 };
 
 std::string thread_str(unsigned linear) {
@@ -507,7 +507,7 @@ std::string end_block() {
   std::vector<Ref> refs;
   for (unsigned t = 0; t < nthreads; ++t) {
     const ThreadLog& log = s.logs[t];
-    for (std::uint32_t i = 0; i < log.accesses.size(); ++i) refs.push_back({&log.accesses[i], t, i});
+    for (const Access& a : log.accesses) refs.push_back({&a, t});
     c.mma_instructions += log.mma_instructions;
     c.mma_flops += log.mma_flops;
   }
