@@ -142,3 +142,19 @@ def test_checks_are_set_and_restored(monkeypatch):
         simt.set_checks("races")
     with pytest.raises(RuntimeError, match="checks must be 'env' or a comma list"):
         torch.ops.rdm_simt._simt_set_checks("sometimes")
+
+
+def test_summary_sums_launches_and_derives_the_ratios():
+    from rdm import simt
+
+    record = {"counters": {
+        "global_load_bytes": 96, "global_load_sectors": 4, "global_load_ideal_sectors": 3,
+        "global_store_bytes": 32, "global_store_sectors": 1, "global_store_ideal_sectors": 1,
+        "bank_conflicts": 2, "shared_ideal_wavefronts": 4,
+    }}
+    total = simt.summary([record, record])
+    assert total["global_bytes"] == 256 and total["global_load_sectors"] == 8
+    assert total["sector_efficiency"] == pytest.approx(128 / (32 * 5))
+    assert total["coalescing"] == pytest.approx(4 / 5)
+    assert total["bank_conflict_rate"] == pytest.approx(0.5)
+    assert simt.summary([])["coalescing"] is None

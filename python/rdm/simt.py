@@ -76,16 +76,13 @@ def summary(records: Sequence[dict]) -> dict:
         for name, value in record["counters"].items():
             total[name] = total.get(name, 0) + value
 
-    def ratio(numerator: str, denominator: str, scale: int = 1):
-        below = sum(total.get(name, 0) for name in denominator.split("+")) * scale
-        above = sum(total.get(name, 0) for name in numerator.split("+"))
-        return above / below if below else None
+    def global_sum(name: str) -> int:
+        return total.get(f"global_load_{name}", 0) + total.get(f"global_store_{name}", 0)
 
-    total["global_bytes"] = total.get("global_load_bytes", 0) + total.get("global_store_bytes", 0)
-    total["global_unique_bytes"] = total.get("global_load_unique_bytes", 0) + total.get("global_store_unique_bytes", 0)
-    total["sector_efficiency"] = ratio("global_load_bytes+global_store_bytes",
-                                       "global_load_sectors+global_store_sectors", 32)
-    total["coalescing"] = ratio("global_load_ideal_sectors+global_store_ideal_sectors",
-                                "global_load_sectors+global_store_sectors")
-    total["bank_conflict_rate"] = ratio("bank_conflicts", "shared_ideal_wavefronts")
+    sectors, ideal_wavefronts = global_sum("sectors"), total.get("shared_ideal_wavefronts", 0)
+    total["global_bytes"] = global_sum("bytes")
+    total["global_unique_bytes"] = global_sum("unique_bytes")
+    total["sector_efficiency"] = total["global_bytes"] / (32 * sectors) if sectors else None
+    total["coalescing"] = global_sum("ideal_sectors") / sectors if sectors else None
+    total["bank_conflict_rate"] = total.get("bank_conflicts", 0) / ideal_wavefronts if ideal_wavefronts else None
     return total
