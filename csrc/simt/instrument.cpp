@@ -379,8 +379,8 @@ void record_access(MemorySpace space, AccessKind kind, const void* address, std:
   const std::uint32_t collective = log.collectives;
   Occurrences& seen = log.occurrences[SiteKey{instruction, site.file_name(), site.line(), site.column()}];
   if (seen.count == 0 || seen.barrier != barrier || seen.collective != collective) seen = {barrier, collective, 0};
-  log.accesses.push_back({reinterpret_cast<std::uintptr_t>(address), instruction, site, barrier, collective, seen.count++,
-                          static_cast<std::uint16_t>(bytes), space, kind});
+  log.accesses.push_back({reinterpret_cast<std::uintptr_t>(address), instruction, site, barrier, collective,
+                          seen.count++, static_cast<std::uint16_t>(bytes), space, kind});
 }
 
 void record_mma(int m, int n, int k, const std::source_location&) {
