@@ -31,3 +31,8 @@ set(RDM_KERNEL_SOURCES
   csrc/kernels/reduce/column_sum.cu
   csrc/kernels/probe/tensor_core_probe.cu
 )
+
+# Compiled into _simt only: ops that read the emulation's counters and set its checks.
+set(RDM_SIMT_OP_SOURCES
+  csrc/ops/simt_instrument_ops.cpp
+)
