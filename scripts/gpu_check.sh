@@ -25,7 +25,8 @@ step="${2:-all}"
 case "$step" in smoke | bench | all) ;; *) echo "unknown step '$step'; $usage" >&2; exit 2 ;; esac
 mkdir -p "$1"
 out="$(cd "$1" && pwd)"
-py="${PYTHON:-python3}"
+py="$(command -v "${PYTHON:-python3}")" || { echo "gpu_check: no ${PYTHON:-python3} found" >&2; exit 1; }
+case "$py" in /*) ;; *) py="$PWD/$py" ;; esac  # the script runs from the source tree
 artifact="${RDM_GPU_ARTIFACT:-$RDM_ROOT/build/gpu-artifact}"
 cd "$RDM_ROOT"
 
@@ -67,7 +68,7 @@ else
   libs="$RDM_ROOT/build/gpu-check"
   echo "libraries: no carried build for this torch; building for sm_$arch in $libs" | tee "$out/build.txt"
   started=$(date +%s)
-  if ! rdm_cmake_build "$(command -v "$py")" "$libs" "$out/build.log" -DRDM_REQUIRE_CUDA=ON -DRDM_BUILD_SIMT=ON \
+  if ! rdm_cmake_build "$py" "$libs" "$out/build.log" -DRDM_REQUIRE_CUDA=ON -DRDM_BUILD_SIMT=ON \
       -DRDM_CUDA_ARCHS="$arch"; then
     record build 1 $(( $(date +%s) - started ))
     exit 1

@@ -36,9 +36,9 @@ def test_mismatch_names_both_torches_and_the_rebuild(version, cuda, built):
     assert "pip install --no-build-isolation ." in message
 
 
-def test_import_fails_before_loading_the_libraries(tmp_path):
-    """A copy of the installed package whose build info names another torch: `import rdm`
-    raises the ImportError and no rdm library is loaded into the process."""
+def _import_copy(tmp_path, build_torch=None):
+    """Imports a copy of the installed package in a fresh interpreter, with its build info
+    naming `build_torch` (None: unchanged); returns what the interpreter printed."""
     package = Path(rdm.__file__).parent
     copy = tmp_path / "rdm"
     copy.mkdir()
@@ -50,18 +50,30 @@ def test_import_fails_before_loading_the_libraries(tmp_path):
             os.symlink(path, target)
         elif "__pycache__" not in path.parts:
             target.write_bytes(path.read_bytes())
-    info = (copy / "_build_info.py").read_text()
-    (copy / "_build_info.py").write_text(info.replace(f'"{torch.__version__}"', '"1.0.0+other"'))
+    if build_torch is not None:
+        info = (copy / "_build_info.py").read_text()
+        changed = info.replace(f'TORCH_VERSION = "{torch.__version__}"', f'TORCH_VERSION = "{build_torch}"')
+        assert changed != info
+        (copy / "_build_info.py").write_text(changed)
     probe = (
         "import torch\n"
         "try:\n"
         "    import rdm\n"
         "except ImportError as e:\n"
         "    print('ImportError:', e)\n"
-        "print('loaded:', [p for p in torch.ops.loaded_libraries if 'rdm' in p])\n"
+        "print('loaded:', sorted(p for p in torch.ops.loaded_libraries if 'rdm' in p))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True,
-                         check=True).stdout
+    return subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_matching_copy_loads_its_libraries(tmp_path):
+    out = _import_copy(tmp_path)
+    assert "ImportError" not in out and "_C.so" in out, out
+
+
+def test_mismatching_copy_fails_before_loading_its_libraries(tmp_path):
+    out = _import_copy(tmp_path, build_torch="1.0.0+other")
     assert "ImportError: rdm's compiled libraries" in out and "torch 1.0.0+other" in out, out
     assert "loaded: []" in out, out

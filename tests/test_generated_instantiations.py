@@ -17,6 +17,7 @@ SCRIPT = ROOT / "scripts" / "generate_instantiations.py"
 def _generator():
     spec = importlib.util.spec_from_file_location("generate_instantiations", SCRIPT)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
