@@ -8,8 +8,8 @@ size the kernel was compiled for (EIATTR_MAX_THREADS from __launch_bounds__, rea
 `cuobjdump -elf`), the theoretical occupancy that follows, and the SASS instruction mix
 (`cuobjdump -sass`). It fails on any spill, on a kernel that no expectation row covers, and
 on a kernel whose SASS lacks an instruction its row requires (tensor-core or 128-bit
-vector instructions lost to a refactor). The JSON is sorted and has no timestamps, so a
-committed copy diffs cleanly.
+vector instructions lost to a refactor). The JSON is sorted, one kernel per line, without
+timestamps or build paths, so a committed copy diffs cleanly.
 """
 from __future__ import annotations
 
@@ -150,7 +150,10 @@ def find_cuobjdump() -> str:
 
 
 def cuobjdump(tool: str, flag: str, arch: str, binary: Path) -> str:
-    return subprocess.run([tool, flag, "-arch", arch, str(binary)], capture_output=True, text=True, check=True).stdout
+    result = subprocess.run([tool, flag, "-arch", arch, str(binary)], capture_output=True, text=True)
+    if result.returncode != 0:  # e.g. -sass without nvdisasm beside cuobjdump or on PATH
+        sys.exit(f"compile_report: {tool} {flag} -arch {arch} failed:\n{result.stderr.strip()}")
+    return result.stdout
 
 
 def check(entry: dict, rules: list[dict]) -> list[str]:
@@ -177,7 +180,7 @@ def build_report(ptxas: dict, sass: dict, threads: dict, rules: list[dict]) -> l
         block = threads.get((name, arch))
         entry = {"kernel": pretty[name], "arch": arch, **res, "block_threads": block,
                  "occupancy": occupancy(arch, res["registers"], res["shared_static_bytes"], block),
-                 "sass": sass_mix(sass.get((name, arch), Counter())), "mangled": name}
+                 "sass": sass_mix(sass.get((name, arch), Counter()))}
         if (name, arch) not in sass:
             entry["problems"] = ["not found in the binary's SASS"]
         else:
@@ -230,7 +233,9 @@ def main(argv=None) -> int:
               "expectations": str(expectations.relative_to(ROOT) if expectations.is_relative_to(ROOT) else expectations),
               "kernels": entries}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    # One kernel per line: a change to one kernel is a one-line diff.
+    head = json.dumps({k: v for k, v in report.items() if k != "kernels"}, indent=1)[:-2]
+    args.out.write_text(head + ',\n "kernels": [\n' + ",\n".join(json.dumps(e) for e in entries) + "\n ]\n}\n")
     kernels = len({e["kernel"] for e in entries})
     print(f"{len(entries)} kernel builds ({kernels} kernels), {problems} with problems; report: {args.out}")
     return 1 if problems else 0

@@ -13,8 +13,10 @@ venv="${RDM_CUDA_VENV:-$RDM_ROOT/.venv-cuda}"
 archs="${RDM_CUDA_ARCHS:-80;90a}"
 build="$RDM_ROOT/build/cuda-compile-check"
 report="${RDM_COMPILE_REPORT:-$RDM_ROOT/benchmarks/results/compile_check.json}"
-# cuobjdump reads the cubins; 13.2 is the oldest release of its wheel and reads nvcc 13.0's.
-rdm_venv "$venv" "${RDM_CUDA_TORCH:-torch==2.14.1}" nvidia-cutlass "nvidia-cuda-cuobjdump>=13.2,<14"
+# cuobjdump reads the cubins (and runs nvdisasm for -sass); 13.2 is the oldest release of
+# their wheels and reads nvcc 13.0's cubins.
+rdm_venv "$venv" "${RDM_CUDA_TORCH:-torch==2.14.1}" nvidia-cutlass "nvidia-cuda-cuobjdump>=13.2,<14" \
+  "nvidia-cuda-nvdisasm>=13.2,<14"
 export PATH="$venv/bin:$PATH"  # cmake and ninja from the environment
 rdm_cmake_build "$venv/bin/python" "$build" "$build.log" -DRDM_REQUIRE_CUDA=ON -DRDM_BUILD_SIMT=OFF \
   -DRDM_PTXAS_VERBOSE=ON -DRDM_CUDA_ARCHS="$archs"

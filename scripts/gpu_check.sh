@@ -34,7 +34,7 @@ cd "$RDM_ROOT"
 record() { echo "$1 exit=$2 seconds=$3" | tee -a "$out/summary.txt"; }
 
 if ! "$py" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2> "$out/no_gpu.txt"; then
-  echo "gpu_check: no CUDA device visible to $py's torch (see $out/no_gpu.txt)" | tee -a "$out/no_gpu.txt" >&2
+  echo "gpu_check: no CUDA device (or no torch) for $py (see $out/no_gpu.txt)" | tee -a "$out/no_gpu.txt" >&2
   exit 1
 fi
 rm -f "$out/no_gpu.txt"
