@@ -322,12 +322,16 @@ struct BackwardLauncher {
 
 }  // namespace rdm::act
 
-// One instantiation per .cu file (per dtype and direction) so that builds parallelise.
-#define RDM_ACT_INSTANTIATE(direction, Params, Launcher, Kind, T)                                    \
-  template <>                                                                                       \
-  void rdm::act::direction##_launch<rdm::ScalarKind::Kind>(const rdm::act::Params& p,               \
-                                                           rdm::StreamHandle stream) {               \
-    rdm::act::dispatch_tile<rdm::act::Launcher, T>(rdm::ScalarKind::Kind, p, stream);                \
+// One instantiation per generated .cu file (csrc/kernels/instantiations.json lists them):
+// RDM_ACT_INSTANTIATE(forward|backward, ScalarKind enumerator, element type).
+#define RDM_ACT_INSTANTIATE(direction, Kind, T) RDM_ACT_INSTANTIATE_##direction(Kind, T)
+#define RDM_ACT_INSTANTIATE_forward(Kind, T) \
+  RDM_ACT_INSTANTIATE_LAUNCH(forward, ForwardParams, ForwardLauncher, Kind, T)
+#define RDM_ACT_INSTANTIATE_backward(Kind, T) \
+  RDM_ACT_INSTANTIATE_LAUNCH(backward, BackwardParams, BackwardLauncher, Kind, T)
+#define RDM_ACT_INSTANTIATE_LAUNCH(direction, Params, Launcher, Kind, T)                             \
+  template <>                                                                                    \
+  void rdm::act::direction##_launch<rdm::ScalarKind::Kind>(const rdm::act::Params& p,            \
+                                                           rdm::StreamHandle stream) {           \
+    rdm::act::dispatch_tile<rdm::act::Launcher, T>(rdm::ScalarKind::Kind, p, stream);             \
   }
-#define RDM_ACT_INSTANTIATE_FORWARD(Kind, T) RDM_ACT_INSTANTIATE(forward, ForwardParams, ForwardLauncher, Kind, T)
-#define RDM_ACT_INSTANTIATE_BACKWARD(Kind, T) RDM_ACT_INSTANTIATE(backward, BackwardParams, BackwardLauncher, Kind, T)
