@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also time torch.compile'd reference/naive (default: on for cuda, off for cpu)")
     parser.add_argument("--repeats", type=int, help="timed runs per implementation (default: 50 cuda, 20 cpu)")
     parser.add_argument("--warmup", type=int, help="untimed runs first (default: 10 cuda, 3 cpu)")
-    parser.add_argument("--out", help="write every figure and the environment to this JSON file")
+    parser.add_argument("--out", help="write every figure and the environment to this JSON file (updated after each case)")
     parser.add_argument("--list", action="store_true", help="list the cases and implementations, run nothing")
     return parser
 
@@ -130,7 +130,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.list:
         print(_listing(cases, config))
         return 0
-    results = run_cases(cases, config)
+    write = (lambda done: write_json(args.out, config, done)) if args.out else None  # after every case
+    results = run_cases(cases, config, on_case=write)
     print(format_table(results, roofline_note(config.device)))
     estimates = []
     if config.simt:

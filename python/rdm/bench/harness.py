@@ -464,9 +464,11 @@ def _add_rates(results: list[Result]) -> None:
             row.speedup_vs_reference = reference.timing.median_ms / row.timing.median_ms
 
 
-def run_cases(cases: Sequence[Case], config: RunConfig, progress: Optional[TextIO] = None) -> list[Result]:
+def run_cases(cases: Sequence[Case], config: RunConfig, progress: Optional[TextIO] = None,
+              on_case: Optional[Callable[[list[Result]], None]] = None) -> list[Result]:
     """Runs every case in every configured dtype, logging a line per case start and end
-    to `progress` (default: sys.stderr as it is at call time)."""
+    to `progress` (default: sys.stderr as it is at call time); `on_case` gets the results
+    so far after each case (rdm-bench --out rewrites its JSON, so a killed run keeps them)."""
     progress = progress or sys.stderr
     gpu = _detected_gpu(config.device)
     jobs = [(case, dtype) for case in cases for dtype in config.dtypes]
@@ -482,6 +484,8 @@ def run_cases(cases: Sequence[Case], config: RunConfig, progress: Optional[TextI
             file=progress, flush=True,
         )
         results.extend(rows)
+        if on_case is not None:
+            on_case(results)
         if config.device.type == "cuda":
             torch.cuda.empty_cache()  # the next case may need the memory this one's inputs held
     return results
@@ -630,4 +634,6 @@ def write_json(
         "results": [dataclasses.asdict(row) for row in results],
         **({"simt_estimates": list(simt_estimates)} if config.simt else {}),
     }
-    Path(path).write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    partial = Path(f"{path}.partial")  # then renamed: a run killed mid-write keeps the previous file
+    partial.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    partial.replace(path)
