@@ -39,17 +39,17 @@ def test_rope_positions_continue_across_decode_steps(make_model):
     torch.testing.assert_close(steps, full, rtol=1e-4, atol=1e-5)
 
 
-def test_cache_size_is_constant_in_tokens(make_model):
+def test_cache_grows_up_to_the_window_then_stays_constant(make_model):
     model = make_model()
+    window = model.config.attn_window
     cache = model.new_cache(1)
-    sizes = {}
+    sizes = {0: cache.nbytes()}
     with torch.no_grad():
-        model(torch.randint(0, model.config.vocab_size, (1, 16)), cache=cache)
-        sizes[16] = cache.nbytes()
-        model(torch.randint(0, model.config.vocab_size, (1, 496)), cache=cache)
-        sizes[512] = cache.nbytes()
+        for tokens in (window // 2, window // 2, 512 - window):
+            model(torch.randint(0, model.config.vocab_size, (1, tokens)), cache=cache)
+            sizes[cache.position] = cache.nbytes()
     assert cache.position == 512
-    assert sizes[16] == sizes[512] == model.new_cache(1).nbytes()
+    assert sizes[0] < sizes[window // 2] < sizes[window] == sizes[512]
 
 
 def test_cache_rejects_more_loops_than_it_holds(make_model):

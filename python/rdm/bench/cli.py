@@ -9,6 +9,7 @@ import torch
 
 from rdm.bench import cases as registry
 from rdm.bench import counters as simt_counters
+from rdm.bench import regressions
 from rdm.bench.harness import (
     DTYPE_NAMES,
     DTYPES,
@@ -24,10 +25,10 @@ from rdm.bench.harness import (
 )
 
 # Defaults per device: a GPU run is the real measurement (full sizes, >= 20 timed runs,
-# torch.compile baselines); a CPU run is a quick check that finishes in well under a minute.
+# torch.compile baselines); a CPU run times the sizes a CPU user runs, with fewer repeats.
 _DEFAULTS = {
     "cuda": {"sizes": "full", "compile": True, "repeats": 50, "warmup": 10},
-    "cpu": {"sizes": "small", "compile": False, "repeats": 20, "warmup": 3},
+    "cpu": {"sizes": "small", "compile": False, "repeats": 5, "warmup": 1},
 }
 
 
@@ -133,6 +134,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     write = (lambda done: write_json(args.out, config, done)) if args.out else None  # after every case
     results = run_cases(cases, config, on_case=write)
     print(format_table(results, roofline_note(config.device)))
+    print(regressions.report(results, config.device.type))
     estimates = []
     if config.simt:
         full_cases = [case for op in ops for case in registry.load_cases(op, "full")]

@@ -163,9 +163,9 @@ def plan_implementations(case: Case, dtype: torch.dtype, config: RunConfig) -> l
     """The implementations of `case` worth timing on the configured device."""
     on_cuda = config.device.type == "cuda"
     impls = []
-    # On the CPU rdm.ops dispatches to the reference, so the kernel only has its own row on CUDA.
-    if on_cuda:
-        impls.append(Impl("rdm", case.kernel))
+    # On the CPU rdm.ops runs the reference too, but through the dispatcher, its checks and
+    # (backward) the autograd worker: its own row shows what a user of the op gets.
+    impls.append(Impl("rdm", case.kernel))
     if config.simt and case.simt is not None and not on_cuda:
         impls.append(Impl(SIMT_IMPL, case.simt))
     impls.append(Impl("reference", case.reference))

@@ -1,4 +1,4 @@
-"""RDMCache: the constant-size decode state of a whole model."""
+"""RDMCache: the decode state of a whole model, bounded by the attention window."""
 import dataclasses
 from dataclasses import dataclass
 
@@ -11,8 +11,9 @@ class RDMCache:
 
     ``prelude`` and ``coda`` hold one mixer state per block; ``core`` one state of the core
     mixer per loop depth (a forward may use at most ``len(core)`` loops with this cache).
-    Mamba keeps its convolution and scan states, GLA its K×V state, attention a fixed
-    window of keys and values, so the cache does not grow with the tokens processed.
+    Mamba keeps its convolution and scan states, GLA its K×V state, attention the keys and
+    values of the tokens seen up to its window, so the cache never holds more than the
+    context needs and stops growing at the window.
     ``position`` counts the tokens seen; attention rotates new tokens from there on.
     """
 

@@ -30,6 +30,11 @@ def grouped_gemm(x, w, offsets):
     # no padding to the largest group (which would cost up to E times the memory when
     # routing is imbalanced).
     groups = x[:ends[-1]].split(group_sizes)
+    # A CPU matmul of fp16/bf16 operands accumulates in fp32 and rounds once, to x's dtype:
+    # what converting the operands to fp32 first gives, without the converted copies (on
+    # CUDA, reduced-precision reductions may be enabled, so the operands are converted).
+    if x.device.type == "cpu" and x.dtype == w.dtype:
+        dtype = x.dtype
     products = [rows.to(dtype) @ w[expert].to(dtype) for expert, rows in enumerate(groups)]
     unrouted = x.new_zeros(x.shape[0] - ends[-1], w.shape[-1], dtype=dtype)
     return torch.cat(products + [unrouted]).to(x.dtype)

@@ -8,8 +8,12 @@ import torch.nn.functional as F
 from ._precision import compute_dtype
 from ._varlen import map_packed_sequences
 
-# Time steps per chunk: memory per chunk is O(batch * dim * N * CHUNK_SIZE).
+# Time steps per chunk at most: memory per chunk is O(batch * dim * N * CHUNK_SIZE).
 CHUNK_SIZE = 64
+# ... and fewer where the states are large: a chunk's per-step tensors (decays, states) of
+# about this many elements stay in a CPU's L2 cache between the ops that walk them, which
+# takes those memory-bound ops several times less than streaming them from DRAM.
+CHUNK_ELEMENTS = 2**17
 
 
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
@@ -60,13 +64,30 @@ def selective_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, 
     Returns y_t (batch, dim) in x's dtype; same semantics as ``selective_scan`` with L = 1
     and ``initial_state=state``. Not meant to be differentiated.
     """
-    def one_step(t):
-        return None if t is None else t.unsqueeze(-1)
-
-    out, new_state = _scan_batch(one_step(x), one_step(dt), A, one_step(B), one_step(C), D, one_step(z),
-                                 dt_bias, dt_softplus, state)
-    state.copy_(new_state)
-    return out.squeeze(-1)
+    # Written out for one step rather than through the scan: a decode step is a handful of
+    # small elementwise ops, and the scan's per-call setup would dominate it.
+    dtype = compute_dtype(state, x, dt, A, B, C, D, z, dt_bias)
+    batch, dim = x.shape
+    if B.dim() == 2:
+        B, C = B.unsqueeze(1), C.unsqueeze(1)
+    groups, state_size = B.shape[1], B.shape[2]
+    step = dt.to(dtype)
+    if dt_bias is not None:
+        step = step + dt_bias.to(dtype)
+    if dt_softplus:
+        step = F.softplus(step)
+    step = step.reshape(batch, groups, dim // groups, 1)
+    x_g = x.to(dtype).reshape(batch, groups, dim // groups, 1)
+    h = state.to(dtype).reshape(batch, groups, dim // groups, state_size)
+    decay = torch.exp(step * A.to(dtype).reshape(groups, dim // groups, state_size))
+    h = torch.addcmul(decay * h, step * x_g, B.to(dtype).unsqueeze(2))
+    y = (h @ C.to(dtype).unsqueeze(-1)).reshape(batch, dim)
+    state.copy_(h.reshape(state.shape))
+    if D is not None:
+        y = y + D.to(dtype) * x.to(dtype)
+    if z is not None:
+        y = y * F.silu(z.to(dtype))
+    return y.to(x.dtype)
 
 
 def _scan_batch(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state):
@@ -80,61 +101,118 @@ def _scan_batch(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_sta
     groups, state_size = B.shape[1], B.shape[2]
     assert dim % groups == 0, f"dim ({dim}) must be a multiple of the number of groups ({groups})"
 
-    # Channels are viewed as (groups, channels per group) so that B and C broadcast over
-    # the channels of their group without being copied per channel.
-    def grouped(t):
-        return t.to(dtype).reshape(batch, groups, dim // groups, *t.shape[2:])
-
     dt = delta.to(dtype)
     if delta_bias is not None:
         dt = dt + delta_bias.to(dtype)[:, None]
     if delta_softplus:
         dt = F.softplus(dt)
-    dt, u_g = grouped(dt), grouped(u)                              # (batch, G, P, L)
-    A_g = A.to(dtype).reshape(groups, dim // groups, state_size, 1)  # (G, P, N, 1)
-    B_g, C_g = B.to(dtype).unsqueeze(2), C.to(dtype).unsqueeze(2)  # (batch, G, 1, N, L)
-    if initial_state is None:
-        h = u_g.new_zeros(batch, groups, dim // groups, state_size)
-    else:
-        h = grouped(initial_state)                                 # (batch, G, P, N)
-
-    # A zero-length slice to start from: an empty packed sequence has no chunk, so its output
-    # is empty and its last state stays h_0.
-    ys = [u_g.new_zeros(batch, groups, dim // groups, 0)]
-    for start in range(0, length, CHUNK_SIZE):
-        chunk = slice(start, min(start + CHUNK_SIZE, length))
-        dt_c = dt[..., None, chunk]                                # (batch, G, P, 1, T)
-        decay = torch.exp(dt_c * A_g)                              # (batch, G, P, N, T)
-        drive = dt_c * B_g[..., chunk] * u_g[..., None, chunk]
-        decay_from_chunk_start, h_from_zero = _linear_recurrence(decay, drive)
-        states = decay_from_chunk_start * h[..., None] + h_from_zero  # h_t for every t of the chunk
-        ys.append((states * C_g[..., chunk]).sum(dim=-2))          # (batch, G, P, T)
-        h = states[..., -1]
-
-    y = torch.cat(ys, dim=-1).reshape(batch, dim, length)
+    h0 = u.new_zeros(batch, dim, state_size, dtype=dtype) if initial_state is None else initial_state.to(dtype)
+    y, h = _Recurrence.apply(dt, A.to(dtype), B.to(dtype), C.to(dtype), u.to(dtype), h0)
     if D is not None:
         y = y + D.to(dtype)[:, None] * u.to(dtype)
     if z is not None:
         y = y * F.silu(z.to(dtype))
-    return y.to(u.dtype), h.reshape(batch, dim, state_size)
+    return y.to(u.dtype), h
 
 
-def _linear_recurrence(decay, drive):
-    """Solves ``h_t = decay_t * h_{t-1} + drive_t`` along the last dim with ``h_{-1} = 0``.
+class _Recurrence(torch.autograd.Function):
+    """``h_t = exp(dt_t A) h_{t-1} + dt_t u_t B_t``, ``y_t = Σ_n C_t[n] h_t[:, n]``; returns (y, h_L).
 
-    Returns ``(decay_0 * ... * decay_t, h_t)`` for every t, so that the solution from a
-    non-zero start h is ``products * h + h_t``.
-
-    A log-depth (Hillis-Steele) prefix scan: after the pass with offset k, position t holds
-    the composition of the affine maps of steps ``t-2k+1 .. t``. It only ever multiplies
-    decays (≤ 1 for A < 0), never divides by them, so unlike an ``exp(cumsum)`` ratio form
-    it cannot overflow however strong the decay within a chunk.
+    Inputs: dt, u (batch, dim, L); A (dim, N); B, C (batch, G, N, L); h0 (batch, dim, N).
+    Walks the recurrence one step at a time, one fused multiply-add over the whole state per
+    step: linear work (a log-depth parallel scan does log L times more, which a CPU pays in
+    full), and it only multiplies decays, never divides by them, so a strong decay cannot
+    overflow. CHUNK_SIZE steps at a time, so that the per-step tensors of one chunk bound the
+    memory. The backward walks the adjoint recurrence backwards, recomputing each chunk's
+    states from the chunk-start states the forward keeps.
     """
-    length = decay.shape[-1]
-    offset = 1
-    while offset < length:
-        # Steps before the start of the sequence are the identity map (decay 1, drive 0).
-        drive = drive + decay * F.pad(drive[..., :-offset], (offset, 0))
-        decay = decay * F.pad(decay[..., :-offset], (offset, 0), value=1.0)
-        offset *= 2
-    return decay, drive
+
+    @staticmethod
+    def forward(ctx, dt, A, B, C, u, h0):
+        groups = B.shape[1]
+        h = h0.reshape(h0.shape[0], groups, -1, h0.shape[-1])   # (batch, G, P, N)
+        starts, ys = [], []
+        for chunk in _chunks(u.shape[-1], h0.numel()):
+            starts.append(h)
+            states = _chunk_states(dt, A, B, u, h, chunk)         # (T, batch, G, P, N)
+            ys.append(states @ _time_major_bc(C, chunk).transpose(-1, -2))  # (T, batch, G, P, 1)
+            h = states[-1]
+        ctx.save_for_backward(dt, A, B, C, u, h0, *starts)
+        return _batch_major(ys, u), h.reshape(h0.shape).clone()
+
+    @staticmethod
+    def backward(ctx, grad_y, grad_h):
+        dt, A, B, C, u, h0, *starts = ctx.saved_tensors
+        groups = B.shape[1]
+        A_g = A.reshape(groups, -1, A.shape[-1])
+        # carry: the gradient reaching h_t through h_{t+1} (through h_L's own at the end).
+        carry = torch.zeros_like(h0) if grad_h is None else grad_h.to(h0.dtype)
+        carry = carry.reshape(h0.shape[0], groups, -1, h0.shape[-1])
+        pieces = {name: [] for name in ("dt", "u", "B", "C")}
+        grad_A = torch.zeros_like(A_g)
+        for chunk, h_start in reversed(list(zip(_chunks(u.shape[-1], h0.numel()), starts))):
+            dt_c, u_c = _time_major(dt, groups, chunk), _time_major(u, groups, chunk)  # (T, b, G, P, 1)
+            decay = torch.exp(dt_c * A_g)                                              # (T, b, G, P, N)
+            states = _chunk_states(dt, A, B, u, h_start, chunk)
+            B_c, C_c = _time_major_bc(B, chunk), _time_major_bc(C, chunk)              # (T, b, G, 1, N)
+            gy = (torch.zeros_like(dt_c) if grad_y is None
+                  else _time_major(grad_y, groups, chunk))
+            # g_t = dL/dh_t = C_t dy_t + exp(dt_{t+1} A) g_{t+1}, walked backwards in place.
+            g = gy * C_c
+            g[-1] += carry
+            for t in range(g.shape[0] - 2, -1, -1):
+                g[t].addcmul_(decay[t + 1], g[t + 1])
+            carry = decay[0] * g[0]
+            previous = torch.cat([h_start.unsqueeze(0), states[:-1]])  # h_{t-1}
+            grad_exponent = g * previous * decay                       # dL/d(dt_t A)
+            grad_drive = g @ B_c.transpose(-1, -2)                     # dL/d(dt_t u_t), (T, b, G, P, 1)
+            pieces["dt"].append((grad_exponent * A_g).sum(-1, keepdim=True) + grad_drive * u_c)
+            pieces["u"].append(grad_drive * dt_c)
+            pieces["B"].append((g * (dt_c * u_c)).sum(-2, keepdim=True))  # (T, b, G, 1, N)
+            pieces["C"].append((gy * states).sum(-2, keepdim=True))
+            grad_A += (grad_exponent * dt_c).sum(dim=(0, 1))
+        return (_batch_major(pieces["dt"][::-1], u), grad_A.reshape(A.shape), _batch_major_bc(pieces["B"][::-1], B),
+                _batch_major_bc(pieces["C"][::-1], C), _batch_major(pieces["u"][::-1], u), carry.reshape(h0.shape))
+
+
+def _chunks(length, state_numel):
+    steps = max(1, min(CHUNK_SIZE, CHUNK_ELEMENTS // state_numel))
+    return [slice(start, min(start + steps, length)) for start in range(0, length, steps)]
+
+
+def _time_major(t, groups, chunk):
+    """(batch, dim, L) -> the chunk's steps as (T, batch, G, P, 1)."""
+    batch, dim, _ = t.shape
+    return t[..., chunk].permute(2, 0, 1).reshape(-1, batch, groups, dim // groups, 1)
+
+
+def _time_major_bc(t, chunk):
+    """(batch, G, N, L) -> the chunk's steps as (T, batch, G, 1, N), contiguous: products
+    with it then come out time-major too, so that each step's slice is one dense block."""
+    return t[..., chunk].permute(3, 0, 1, 2).unsqueeze(3).contiguous()
+
+
+def _batch_major(pieces, like):
+    """(T, batch, G, P, 1) chunks in time order -> (batch, dim, L) like ``like``."""
+    if not pieces:
+        return torch.zeros_like(like)
+    return torch.cat(pieces).reshape(like.shape[-1], *like.shape[:2]).permute(1, 2, 0)
+
+
+def _batch_major_bc(pieces, like):
+    """(T, batch, G, 1, N) chunks in time order -> (batch, G, N, L) like ``like``."""
+    if not pieces:
+        return torch.zeros_like(like)
+    return torch.cat(pieces).squeeze(3).permute(1, 2, 3, 0)
+
+
+def _chunk_states(dt, A, B, u, h, chunk):
+    """h_t for every step t of ``chunk`` as (T, batch, G, P, N), from h (batch, G, P, N) before it."""
+    groups = B.shape[1]
+    dt_c = _time_major(dt, groups, chunk)
+    decay = torch.exp(dt_c * A.reshape(groups, -1, A.shape[-1]))
+    states = (dt_c * _time_major(u, groups, chunk)) * _time_major_bc(B, chunk)  # the drives, then the states
+    states[0].addcmul_(decay[0], h)
+    for t in range(1, states.shape[0]):
+        states[t].addcmul_(decay[t], states[t - 1])
+    return states

@@ -13,7 +13,7 @@ import importlib
 from rdm.bench.harness import Case
 
 # "tiny": shapes the SIMT emulation can run (one OS thread per CUDA thread);
-# "small": realistic model widths with few tokens, for quick CPU runs;
+# "small": the tiny and 100m presets at the lengths a CPU user runs (256-2048), for CPU runs;
 # "full": realistic model widths and tokens per step, for GPUs.
 SIZES = ("tiny", "small", "full")
 

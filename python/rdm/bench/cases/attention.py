@@ -14,15 +14,14 @@ from rdm.bench.harness import FWD, FWD_BWD, Case, CaseInputs, Peer, importable, 
 from rdm.bench.roofline import Cost
 from rdm.models.config import RDMConfig
 
-# label -> RDMConfig preset. A quick CPU run takes the 100M model only: a window of 512
-# keys makes these the slowest small cases on the CPU.
+# label -> RDMConfig preset.
 MODELS = {
     "full": {"100M": "100m", "500M": "500m", "1B": "1b"},
-    "small": {"100M": "100m"},
+    "small": {"tiny": "tiny", "100M": "100m"},  # the presets a CPU user trains
 }
 TOKENS = {  # per size: label -> (batch, T)
     "full": {"b4x4096": (4, 4096)},
-    "small": {"b1x576": (1, 576)},  # past the 512-token window, so that it slides
+    "small": {"b1x256": (1, 256), "b1x2048": (1, 2048)},  # 2048: past the 100M window, so that it slides
 }
 DECODE_BATCH = {"full": 64, "small": 8}
 # label -> (batch, Tq, Tk, heads, kv heads, head dim, window, num_global)

@@ -16,15 +16,15 @@ from rdm.bench.harness import FWD, FWD_BWD, Case, CaseInputs, Peer, importable
 from rdm.bench.roofline import Cost
 from rdm.models.config import RDMConfig
 
-# label -> RDMConfig preset; a quick CPU run takes the smallest and the largest model.
+# label -> RDMConfig preset.
 MODELS = {
     "full": {"100M": "100m", "500M": "500m", "1B": "1b"},
-    "small": {"100M": "100m", "1B": "1b"},
+    "small": {"tiny": "tiny", "100M": "100m"},  # the presets a CPU user trains
 }
 TOKENS = {  # per size: label -> (batch, T) of the chunk_gla cases
     "full": {"b4x2048": (4, 2048), "b1x4096": (1, 4096)},
-    # The naive loop runs one Python step per token: T stays short on the CPU.
-    "small": {"b1x64": (1, 64)},
+    # Sequence lengths a CPU user trains and prefills at.
+    "small": {"b1x256": (1, 256), "b1x2048": (1, 2048)},
 }
 DECODE_BATCH = {"full": 64, "small": 8}
 # label -> (batch, T, H, K, V); T = 70 crosses the reference's 64-step chunk boundary.

@@ -17,13 +17,13 @@ from rdm.bench.harness import DEFAULT_TOLERANCES, FWD, FWD_BWD, Case, CaseInputs
 from rdm.bench.roofline import Cost
 from rdm.models.config import RDMConfig
 
-# label -> RDMConfig preset. Small runs the 100M model only: the larger presets' expert
-# weights alone are 0.6-1 GB in fp32, more than a quick CPU run should build and time.
+# label -> RDMConfig preset. Small runs the presets a CPU user trains: the larger presets'
+# expert weights alone are 0.6-1 GB in fp32.
 MODELS = {
     "full": {"100M": "100m", "500M": "500m", "1B": "1b"},
-    "small": {"100M": "100m"},
+    "small": {"tiny": "tiny", "100M": "100m"},  # the presets a CPU user trains
 }
-TOKENS = {"full": {"b8x2048": 8 * 2048}, "small": {"b1x64": 64}}  # per size: label -> tokens
+TOKENS = {"full": {"b8x2048": 8 * 2048}, "small": {"b1x256": 256, "b1x2048": 2048}}  # per size: label -> tokens
 # label -> (tokens, d_model, expert hidden, experts, top-k); odd token counts give expert
 # groups of sizes that are no multiple of a kernel tile.
 # In bf16 the expert outputs are rounded (grouped_gemm returns x's dtype) before the

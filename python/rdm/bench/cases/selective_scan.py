@@ -15,17 +15,17 @@ from rdm.bench.harness import FWD, FWD_BWD, Case, CaseInputs, Peer, Target, impo
 from rdm.bench.roofline import Cost
 from rdm.models.config import RDMConfig
 
-# label -> RDMConfig preset; a quick CPU run takes the smallest and the largest model.
+# label -> RDMConfig preset.
 MODELS = {
     "full": {"100M": "100m", "500M": "500m", "1B": "1b"},
-    "small": {"100M": "100m", "1B": "1b"},
+    "small": {"tiny": "tiny", "100M": "100m"},  # the presets a CPU user trains
 }
 TOKENS = {  # per size: label -> (batch, L)
     # One sequence: the float64 oracle's fwd+bwd saves ~14 GiB per 1B-model sequence of
     # 1024 tokens (its chunked prefix scan keeps every pass for autograd).
     "full": {"b1x2048": (1, 2048), "b1x4096": (1, 4096)},
-    # The naive loop runs one Python step per token: L stays short on the CPU.
-    "small": {"b1x32": (1, 32)},
+    # Sequence lengths a CPU user trains and prefills at.
+    "small": {"b1x256": (1, 256), "b1x2048": (1, 2048)},
 }
 # label -> (batch, dim, N, L): L = 70 crosses the reference's 64-step chunk boundary.
 TINY_SHAPES = {"tiny d32 N8 b2x70": (2, 32, 8, 70), "tiny d48 N16 b1x9": (1, 48, 16, 9)}

@@ -13,13 +13,16 @@ from ..rope import apply_rotary
 class SWAState:
     """Decode state of one attention mixer: the keys and values of the last ``window`` tokens.
 
-    The buffers have a fixed size, right-aligned (the newest token last); only the last
-    ``filled`` rows hold tokens. The memory tokens are parameters, not cached.
+    The buffers grow with the tokens seen up to ``window`` rows (the newest token last), so
+    a short context holds only what it needs. The memory tokens are parameters, not cached.
     """
 
-    keys: Tensor  # (B, window, Hkv, head_dim), RoPE already applied
-    values: Tensor  # (B, window, Hkv, head_dim)
-    filled: int = 0
+    keys: Tensor  # (B, min(tokens seen, window), Hkv, head_dim), RoPE already applied
+    values: Tensor  # (B, min(tokens seen, window), Hkv, head_dim)
+
+    @property
+    def filled(self) -> int:
+        return self.keys.shape[1]
 
 
 class SWAMixer(nn.Module):
@@ -43,7 +46,7 @@ class SWAMixer(nn.Module):
         self.memory_values = nn.Parameter(torch.randn(memory_shape) * self.head_dim**-0.5)
 
     def new_state(self, batch_size: int, device, dtype) -> SWAState:
-        shape = (batch_size, self.window, self.kv_heads, self.head_dim)
+        shape = (batch_size, 0, self.kv_heads, self.head_dim)
         return SWAState(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
 
     def forward(self, x: Tensor, state: SWAState | None = None, position: int = 0) -> Tensor:
@@ -62,11 +65,11 @@ class SWAMixer(nn.Module):
         key_parts = [self.memory_keys.to(k.dtype).expand(memory_shape)]
         value_parts = [self.memory_values.to(v.dtype).expand(memory_shape)]
         if state is not None:
-            key_parts.append(state.keys[:, self.window - state.filled:])
-            value_parts.append(state.values[:, self.window - state.filled:])
-            state.keys = torch.cat([state.keys, k], dim=1)[:, -self.window:]
-            state.values = torch.cat([state.values, v], dim=1)[:, -self.window:]
-            state.filled = min(self.window, state.filled + length)
+            key_parts.append(state.keys)
+            value_parts.append(state.values)
         keys, values = torch.cat([*key_parts, k], dim=1), torch.cat([*value_parts, v], dim=1)
+        if state is not None:  # the last `window` tokens: views of the keys just built, not copies
+            state.keys = keys[:, self.num_memory:][:, -self.window:]
+            state.values = values[:, self.num_memory:][:, -self.window:]
         out, _ = sliding_window_attention(q, keys, values, window=self.window, num_global=self.num_memory)
         return self.o_proj(out.reshape(batch, length, -1))
