@@ -114,7 +114,7 @@ def test_costs_add():
 
 def test_passing_implementations_are_timed_with_rates():
     rows = results_by_impl(fake_case())
-    assert set(rows) == {"reference", "naive"}  # the kernel has no row of its own on the CPU
+    assert set(rows) == {"rdm", "reference", "naive"}  # on the CPU too, rdm runs through its op
     for row in rows.values():
         assert row.status == "ok" and not row.failed
         assert len(row.timing.samples_ms) == 3
@@ -170,7 +170,7 @@ def test_an_implementation_that_raises_is_an_error_row():
 
 def test_every_row_is_an_error_when_the_oracle_cannot_run():
     rows = results_by_impl(dataclasses.replace(fake_case(), reference=scale_shift_raises))
-    assert set(rows) == {"reference", "naive"}
+    assert set(rows) == {"rdm", "reference", "naive"}
     for row in rows.values():
         assert row.status == "error" and row.timing is None
         assert row.detail.startswith("reference in torch.float64 failed: RuntimeError")
@@ -185,10 +185,10 @@ def test_compiled_and_simt_rows_are_planned_only_when_asked():
     case = fake_case()
     simt_case = dataclasses.replace(case, simt=scale_shift)
     plain = [impl.name for impl in harness.plan_implementations(simt_case, torch.float32, CPU_FP32)]
-    assert plain == ["reference", "naive"]
+    assert plain == ["rdm", "reference", "naive"]
     asked = RunConfig(torch.device("cpu"), (torch.float32,), compile=True, simt=True, repeats=3, warmup=1)
     names = [impl.name for impl in harness.plan_implementations(simt_case, torch.float32, asked)]
-    assert names == ["rdm_simt", "reference", "reference+compile", "naive", "naive+compile"]
+    assert names == ["rdm", "rdm_simt", "reference", "reference+compile", "naive", "naive+compile"]
 
 
 def test_peers_appear_only_when_available_and_supported():
@@ -200,7 +200,7 @@ def test_peers_appear_only_when_available_and_supported():
     cuda_only = harness.Peer("peer_cuda", scale_shift, available=lambda: True)
     case = dataclasses.replace(fake_case(), peers=(available, missing, bf16_only, cuda_only))
     names = [impl.name for impl in harness.plan_implementations(case, torch.float32, CPU_FP32)]
-    assert names == ["reference", "naive", "peer_ok"]
+    assert names == ["rdm", "reference", "naive", "peer_ok"]
 
 
 @pytest.mark.cuda
@@ -287,7 +287,7 @@ def test_cli_rejects_unknown_op_and_dtype():
 def test_cli_run_writes_json_and_exits_nonzero_on_failure(fake_registry, tmp_path, capsys):
     passing = tmp_path / "passing.json"
     assert cli.main(["--ops", "fake", "--device", "cpu", "--repeats", "2", "--out", str(passing)]) == 0
-    assert len(json.loads(passing.read_text())["results"]) == 4  # 2 impls x 2 dtypes
+    assert len(json.loads(passing.read_text())["results"]) == 6  # 3 impls x 2 dtypes
     failing = tmp_path / "failing.json"
     assert cli.main(["--ops", "fake,fake_broken", "--device", "cpu", "--repeats", "2", "--out", str(failing)]) == 1
     captured = capsys.readouterr()
@@ -344,7 +344,8 @@ def test_simt_rows_carry_counters_and_json_has_estimates(tmp_path):
     harness.write_json(path, config, list(rows.values()), [{"op": "scale_shift"}])
     payload = json.loads(path.read_text())
     assert payload["simt_estimates"] == [{"op": "scale_shift"}]
-    assert payload["results"][0]["simt_counters"]["compulsory_bytes"] == 256
+    simt_row = next(row for row in payload["results"] if row["impl"] == "rdm_simt")
+    assert simt_row["simt_counters"]["compulsory_bytes"] == 256
 
 
 def test_estimate_scales_compulsory_bytes_by_the_emulated_ratio():

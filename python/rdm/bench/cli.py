@@ -9,7 +9,7 @@ import torch
 
 from rdm.bench import cases as registry
 from rdm.bench import counters as simt_counters
-from rdm.bench import regressions
+from rdm.bench import model_bench, plot, regressions
 from rdm.bench.harness import (
     DTYPE_NAMES,
     DTYPES,
@@ -32,12 +32,18 @@ _DEFAULTS = {
 }
 
 
+MODEL_OP = "model"  # not a case module: rdm.bench.model_bench
+MODEL_NAMES = ("tiny", "matched")
+MODEL_REPEATS = 3  # a training step of the matched model takes seconds on a CPU
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rdm-bench",
         description="Check and time rdm's kernels against the PyTorch reference, naive PyTorch and peer libraries.",
     )
-    parser.add_argument("--ops", help=f"comma-separated ops to run (default: all of {','.join(registry.op_names())})")
+    parser.add_argument("--ops", help=f"comma-separated ops to run (default: all of {','.join(registry.op_names())}); "
+                        f"'{MODEL_OP}' runs the whole model against a plain-PyTorch one")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
                         help="default auto: cuda when available")
     parser.add_argument("--dtype", default="bf16,fp32", help=f"comma-separated, of {','.join(DTYPES)} (default bf16,fp32)")
@@ -52,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=int, help="untimed runs first (default: 10 cuda, 3 cpu)")
     parser.add_argument("--out", help="write every figure and the environment to this JSON file (updated after each case)")
     parser.add_argument("--list", action="store_true", help="list the cases and implementations, run nothing")
+    parser.add_argument("--models", default=",".join(MODEL_NAMES),
+                        help=f"with --ops {MODEL_OP}: comma-separated of {','.join(MODEL_NAMES)}")
+    parser.add_argument("--profile", action="store_true",
+                        help=f"with --ops {MODEL_OP}: print the top ops of one rdm training step")
+    parser.add_argument("--plot", metavar="FILE.png", help="also draw the results into this image (needs matplotlib)")
     return parser
 
 
@@ -125,16 +136,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the rdm-bench console script; non-zero exit if any row failed its check."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    ops = registry.op_names() if args.ops is None else _comma_list(args.ops, registry.op_names(), "op", parser)
+    ops = registry.op_names() if args.ops is None else _comma_list(args.ops, [*registry.op_names(), MODEL_OP], "op",
+                                                                      parser)
+    run_model = MODEL_OP in ops
+    ops = [op for op in ops if op != MODEL_OP]
     config, size = _config(args, parser)
+    if args.plot and not plot.available():
+        parser.error(plot.MISSING)
+    if run_model and config.device.type != "cpu":
+        parser.error(f"--ops {MODEL_OP} measures the CPU path: use it with --device cpu")
     cases = select_cases(ops, size, config.simt)
     if args.list:
         print(_listing(cases, config))
         return 0
     write = (lambda done: write_json(args.out, config, done)) if args.out else None  # after every case
-    results = run_cases(cases, config, on_case=write)
-    print(format_table(results, roofline_note(config.device)))
-    print(regressions.report(results, config.device.type))
+    results = run_cases(cases, config, on_case=write) if cases else []
+    if cases:
+        print(format_table(results, roofline_note(config.device)))
+        print(regressions.report(results, config.device.type))
+    model_rows = []
+    if run_model:
+        names = _comma_list(args.models, MODEL_NAMES, "model", parser)
+        model_rows = model_bench.run(names, repeats=args.repeats or MODEL_REPEATS,
+                                     log=lambda line: print(line, file=sys.stderr))
+        print(model_bench.format_rows(model_rows))
+        print(model_bench.targets(model_rows))
+        if args.profile:
+            print(model_bench.profile(names[-1]))
+    if args.plot:
+        plot.plot(results, model_rows, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     estimates = []
     if config.simt:
         full_cases = [case for op in ops for case in registry.load_cases(op, "full")]
