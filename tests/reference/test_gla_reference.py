@@ -99,3 +99,46 @@ def test_gradients(monkeypatch, packed):
         return chunk_gla(q, k, v, g, scale=0.7, initial_state=initial_state, cu_seqlens=cu_seqlens)
 
     assert torch.autograd.gradcheck(run, tensors)
+
+
+# The algorithm is chosen by size and gates: one token runs the recurrence, mild gates the
+# factored chunk form, strong ones the pairwise form. Each must equal the oracle, values
+# and gradients, whatever the others do.
+FORMS = {"factored": 1e9, "pairwise": -1.0}  # FACTOR_LOG_LIMIT forcing each chunk form
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("length", [1, 2, 70, 130])
+def test_every_form_matches_oracle(monkeypatch, form, length):
+    monkeypatch.setattr(gla_module, "FACTOR_LOG_LIMIT", FORMS[form])
+    spy = {name: 0 for name in ("_one_step", "_factored_chunks", "_pairwise_chunks")}
+    for name in spy:
+        original = getattr(gla_module, name)
+
+        def counted(*args, name=name, original=original):
+            spy[name] += 1
+            return original(*args)
+
+        monkeypatch.setattr(gla_module, name, counted)
+    check_against_oracle(make_inputs(2, length, 2, 8, 6))
+    expected = "_one_step" if length == 1 else f"_{form}_chunks"
+    assert spy[expected] == 1 and sum(spy.values()) == 1
+
+
+def test_mild_gates_take_the_factored_form_and_strong_ones_the_pairwise_form():
+    mild = make_inputs(1, 64, 1, 4, 4)["g"].transpose(1, 2)  # logsigmoid(x + 2): G ≈ −9 over 64 steps
+    assert gla_module._factors_fit(gla_module._chunked(mild, 64))
+    assert not gla_module._factors_fit(gla_module._chunked(mild - 1, 64))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_gradients_of_every_chunk_form(monkeypatch, form):
+    monkeypatch.setattr(gla_module, "CHUNK_SIZE", 4)
+    monkeypatch.setattr(gla_module, "FACTOR_LOG_LIMIT", FORMS[form])
+    inputs = make_inputs(1, 10, 2, 3, 2)
+    tensors = [inputs[name].requires_grad_() for name in ("q", "k", "v", "g", "initial_state")]
+
+    def run(q, k, v, g, initial_state):
+        return chunk_gla(q, k, v, g, initial_state=initial_state)
+
+    assert torch.autograd.gradcheck(run, tensors)

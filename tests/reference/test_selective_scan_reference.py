@@ -148,3 +148,32 @@ def test_gradients_packed_sequences(monkeypatch, bounds):
         return selective_scan(**{**inputs, **dict(zip(names, tensors))}, cu_seqlens=cu_seqlens)
 
     assert torch.autograd.gradcheck(run, tensors)
+
+
+# Chunk lengths the state size picks (CHUNK_ELEMENTS): one step per chunk for large states,
+# CHUNK_SIZE steps for small ones; values and gradients must not depend on it.
+@pytest.mark.parametrize("chunk_elements", [1, 4 * 3 * 5, 2**30])
+def test_every_chunk_length_matches_oracle(monkeypatch, chunk_elements):
+    monkeypatch.setattr(scan_module, "CHUNK_SIZE", 8)
+    monkeypatch.setattr(scan_module, "CHUNK_ELEMENTS", chunk_elements)
+    check_against_oracle(make_inputs(1, 4, 3, 19, 2))
+    inputs = make_inputs(1, 4, 3, 9, 2)
+    names = ["u", "delta", "A", "B", "C", "D", "z", "delta_bias", "initial_state"]
+    tensors = [inputs[name].requires_grad_() for name in names]
+
+    def run(*tensors):
+        return selective_scan(**{**inputs, **dict(zip(names, tensors))})
+
+    assert torch.autograd.gradcheck(run, tensors)
+
+
+def test_gradient_of_the_last_state_alone():
+    # Only h_L feeds the loss: the adjoint walk starts from its gradient, with no dy at all.
+    inputs = make_inputs(1, 4, 3, 9, 2)
+    names = ["u", "delta", "A", "B", "initial_state"]
+    tensors = [inputs[name].requires_grad_() for name in names]
+
+    def last_state(*tensors):
+        return selective_scan(**{**inputs, **dict(zip(names, tensors))})[1]
+
+    assert torch.autograd.gradcheck(last_state, tensors)

@@ -145,6 +145,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(plot.MISSING)
     if run_model and config.device.type != "cpu":
         parser.error(f"--ops {MODEL_OP} measures the CPU path: use it with --device cpu")
+    model_names = _comma_list(args.models, MODEL_NAMES, "model", parser)
     cases = select_cases(ops, size, config.simt)
     if args.list:
         print(_listing(cases, config))
@@ -156,13 +157,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(regressions.report(results, config.device.type))
     model_rows = []
     if run_model:
-        names = _comma_list(args.models, MODEL_NAMES, "model", parser)
-        model_rows = model_bench.run(names, repeats=args.repeats or MODEL_REPEATS,
+        model_rows = model_bench.run(model_names, repeats=args.repeats or MODEL_REPEATS,
                                      log=lambda line: print(line, file=sys.stderr))
         print(model_bench.format_rows(model_rows))
         print(model_bench.targets(model_rows))
         if args.profile:
-            print(model_bench.profile(names[-1]))
+            print(model_bench.profile(model_names[-1]))
     if args.plot:
         plot.plot(results, model_rows, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
