@@ -64,3 +64,10 @@ def test_gradients(monkeypatch, packed):
         return sliding_window_attention(q, k, v, window=3, num_global=2, cu_seqlens=cu_seqlens)
 
     assert torch.autograd.gradcheck(run, tensors)
+
+
+# A single query (decoding) takes the unmasked path: its candidate keys, the globals before
+# the band (a gap between them, none, or overlapping) and the band, are exactly what it sees.
+@pytest.mark.parametrize("window, num_global, num_keys", [(4, 3, 20), (4, 0, 20), (30, 3, 20), (17, 3, 20)])
+def test_single_query_matches_oracle(window, num_global, num_keys):
+    check_against_oracle(make_inputs(2, 1, num_keys, 4, 2, 8), window=window, num_global=num_global)

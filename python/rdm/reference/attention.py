@@ -66,14 +66,17 @@ def _attend_batch(q, k, v, window, num_global, scale):
     lses = [q.new_zeros(batch, kv_heads, heads // kv_heads, 0)]
     for start in range(0, num_queries, BLOCK_SIZE):
         end = min(start + BLOCK_SIZE, num_queries)
-        positions = torch.arange(first_position + start, first_position + end, device=q.device)
-        keys = _candidate_keys(first_position + start, first_position + end - 1, window, num_global, q.device)
-        scores = scale * (q[:, :, :, start:end] @ k[:, :, :, keys].transpose(-1, -2))
-        offsets = positions[:, None] - keys[None, :]
-        visible = (offsets >= 0) & ((offsets < window) | (keys[None, :] < num_global))
-        scores = scores.masked_fill(~visible, float("-inf"))
+        ranges = _candidate_ranges(first_position + start, first_position + end - 1, window, num_global)
+        k_block, v_block = (_slices(t, ranges) for t in (k, v))
+        scores = scale * (q[:, :, :, start:end] @ k_block.transpose(-1, -2))
+        if end - start > 1:  # a lone query sees every candidate key: no mask to apply
+            positions = torch.arange(first_position + start, first_position + end, device=q.device)
+            keys = torch.cat([torch.arange(a, b, device=q.device) for a, b in ranges])
+            offsets = positions[:, None] - keys[None, :]
+            visible = (offsets >= 0) & ((offsets < window) | (keys[None, :] < num_global))
+            scores = scores.masked_fill(~visible, float("-inf"))
         lse = scores.logsumexp(dim=-1)
-        outputs.append((scores - lse[..., None]).exp() @ v[:, :, :, keys])
+        outputs.append((scores - lse[..., None]).exp() @ v_block)
         lses.append(lse)
 
     out = torch.cat(outputs, dim=3).permute(0, 3, 1, 2, 4).reshape(batch, num_queries, heads, head_dim)
@@ -81,13 +84,18 @@ def _attend_batch(q, k, v, window, num_global, scale):
     return out.to(out_dtype), lse
 
 
-def _candidate_keys(first_position, last_position, window, num_global, device):
-    """Ascending indices of the keys that queries at positions ``first..last`` may see.
+def _slices(t, ranges):
+    """t's keys (dim 3) in ``ranges``, concatenated; a view when there is only one range."""
+    parts = [t[:, :, :, start:end] for start, end in ranges]
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=3)
 
-    That is the window band ``[first − window + 1, last]`` plus the global keys before it;
-    the exact per-query visibility is applied as a mask on top.
-    """
+
+def _candidate_ranges(first_position, last_position, window, num_global):
+    """Ascending ``[start, end)`` ranges of the keys that queries at positions ``first..last``
+    may see: the global keys before the window band, then the band ``[first − window + 1,
+    last]``. Ranges rather than indices, so that the keys are sliced, not gathered; the
+    exact per-query visibility is applied as a mask on top."""
     band_start = max(0, first_position - window + 1)
-    globals_before_band = torch.arange(min(num_global, band_start), device=device)
-    band = torch.arange(band_start, last_position + 1, device=device)
-    return torch.cat([globals_before_band, band])
+    globals_before_band = min(num_global, band_start)
+    ranges = [(0, globals_before_band)] if globals_before_band else []
+    return ranges + [(band_start, last_position + 1)]
