@@ -71,3 +71,21 @@ def test_gradients(monkeypatch, packed):
 @pytest.mark.parametrize("window, num_global, num_keys", [(4, 3, 20), (4, 0, 20), (30, 3, 20), (17, 3, 20)])
 def test_single_query_matches_oracle(window, num_global, num_keys):
     check_against_oracle(make_inputs(2, 1, num_keys, 4, 2, 8), window=window, num_global=num_global)
+
+
+# fp32 on the CPU takes torch's fused attention (several queries) or the blocked form (one
+# query); float64, the oracle's precision, always the blocked form. Gradients of the fused
+# path, through out and lse, must match the float64 blocked path's.
+@pytest.mark.parametrize("window, num_global", [(5, 0), (4, 3), (1000, 0)])
+def test_fused_fp32_gradients_match_float64(window, num_global):
+    inputs = make_inputs(2, 11, 17, 4, 2, 8)
+    weights = [torch.randn(2, 11, 4, 8, dtype=torch.float64), torch.randn(2, 4, 11, dtype=torch.float64)]
+
+    def gradients(dtype):
+        tensors = [inputs[name].to(dtype).requires_grad_() for name in ("q", "k", "v")]
+        out, lse = sliding_window_attention(*tensors, window=window, num_global=num_global)
+        loss = (out.double() * weights[0]).sum() + (lse.double() * weights[1]).sum()
+        return torch.autograd.grad(loss, tensors)
+
+    for got, want in zip(gradients(torch.float32), gradients(torch.float64)):
+        torch.testing.assert_close(got.double(), want, atol=1e-4, rtol=1e-4)

@@ -54,6 +54,8 @@ def _attend_batch(q, k, v, window, num_global, scale):
     num_keys, kv_heads = k.shape[1], k.shape[2]
     if scale is None:
         scale = head_dim ** -0.5
+    if dtype == torch.float32 and q.device.type == "cpu" and num_queries > 1:
+        return _fused_cpu(q, k, v, window, num_global, scale)
     # (B, Hkv, H/Hkv, T, D): the query heads sharing a kv head lie along one dim, so that
     # k and v (B, Hkv, 1, T, D) broadcast to them without being repeated.
     q = q.to(dtype).reshape(batch, num_queries, kv_heads, heads // kv_heads, head_dim).permute(0, 2, 3, 1, 4)
@@ -99,3 +101,45 @@ def _candidate_ranges(first_position, last_position, window, num_global):
     globals_before_band = min(num_global, band_start)
     ranges = [(0, globals_before_band)] if globals_before_band else []
     return ranges + [(band_start, last_position + 1)]
+
+
+def _fused_cpu(q, k, v, window, num_global, scale):
+    """fp32 on the CPU: torch's fused (flash) CPU attention with the visibility as a mask,
+    which never materialises the scores and has a fused backward. The blocked form above
+    stays the float64 path (and decoding's, where a lone query needs no mask)."""
+    num_queries, heads, num_keys = q.shape[1], q.shape[2], k.shape[1]
+    group = heads // k.shape[2]
+    q32 = q.float().transpose(1, 2)                                             # (B, H, Tq, D)
+    k32, v32 = (t.float().transpose(1, 2).repeat_interleave(group, dim=1) for t in (k, v))
+    position = torch.arange(num_keys - num_queries, num_keys, device=q.device)[:, None]
+    key = torch.arange(num_keys, device=q.device)[None, :]
+    visible = (key <= position) & ((position - key < window) | (key < num_global))
+    mask = torch.zeros(visible.shape, device=q.device).masked_fill(~visible, float("-inf"))
+    out, lse = _FusedAttention.apply(q32, k32, v32, mask, scale)
+    return out.transpose(1, 2).to(q.dtype), lse
+
+
+class _FusedAttention(torch.autograd.Function):
+    """(out, lse) of torch's CPU flash attention, differentiable through both: its own
+    backward leaves lse out, so lse's gradient (d lse_i / d s_ij = p_ij) is added here."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask, scale):
+        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+            q, k, v, 0.0, False, attn_mask=mask, scale=scale)
+        ctx.save_for_backward(q, k, v, mask, out, lse)
+        ctx.scale = scale
+        return out, lse
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_lse):
+        q, k, v, mask, out, lse = ctx.saved_tensors
+        grad_out = torch.zeros_like(out) if grad_out is None else grad_out.contiguous()
+        grad_q, grad_k, grad_v = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
+            grad_out, q, k, v, out, lse, 0.0, False, attn_mask=mask, scale=ctx.scale)
+        if grad_lse is not None and bool(grad_lse.any()):
+            probabilities = torch.exp(ctx.scale * (q @ k.transpose(-1, -2)) + mask - lse[..., None])
+            grad_scores = ctx.scale * probabilities * grad_lse[..., None]
+            grad_q = grad_q + grad_scores @ k
+            grad_k = grad_k + grad_scores.transpose(-1, -2) @ q
+        return grad_q, grad_k, grad_v, None, None
