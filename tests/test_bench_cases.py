@@ -1,5 +1,5 @@
 """The rdm-bench case modules: every registered op builds its cases at every size, and on
-tiny shapes every CPU implementation (reference, naive, CPU-capable peers) passes the
+tiny shapes every CPU implementation (rdm, reference, naive, CPU-capable peers) passes the
 correctness gate against the float64 oracle."""
 import dataclasses
 
@@ -34,7 +34,7 @@ def test_tiny_cases_pass_the_correctness_gate(op):
         assert case.naive is not None, case.label
         for dtype in QUICK.dtypes:
             rows = harness.run_case(case, dtype, QUICK, gpu=None)
-            assert {row.impl for row in rows} == {"reference", "naive"}
+            assert {row.impl for row in rows} == {"rdm", "reference", "naive"}
             for row in rows:
                 assert row.status == harness.OK, f"{case.label} | {case.mode} | {row.impl} | {row.dtype}: {row.detail}"
 
@@ -60,7 +60,8 @@ def test_flex_attention_adapter_matches_the_oracle():
     for case in registry.load_cases("attention", "tiny"):
         if case.mode == FWD:
             rows = harness.run_case(_on_cpu(case, "flex_attention"), torch.float32, QUICK, gpu=None)
-            assert [(row.impl, row.status) for row in rows] == [("reference", "ok"), ("flex_attention", "ok")], rows
+            expected = [("rdm", "ok"), ("reference", "ok"), ("flex_attention", "ok")]
+            assert [(row.impl, row.status) for row in rows] == expected, rows
 
 
 @pytest.mark.skipif(not hasattr(torch, "_grouped_mm"), reason="this torch has no _grouped_mm")
@@ -68,7 +69,8 @@ def test_torch_grouped_mm_adapter_matches_the_oracle():
     for case in registry.load_cases("moe", "tiny"):
         if case.op == "grouped_gemm":
             rows = harness.run_case(_on_cpu(case, "torch._grouped_mm"), torch.bfloat16, QUICK, gpu=None)
-            assert [(row.impl, row.status) for row in rows] == [("reference", "ok"), ("torch._grouped_mm", "ok")], rows
+            assert [(row.impl, row.status) for row in rows] == [
+                ("rdm", "ok"), ("reference", "ok"), ("torch._grouped_mm", "ok")], rows
 
 
 def test_attention_cost_counts_exactly_the_visible_pairs():
