@@ -56,11 +56,13 @@ def _attend_batch(q, k, v, window, num_global, scale):
         scale = head_dim ** -0.5
     if dtype == torch.float32 and q.device.type == "cpu" and num_queries > 1:
         return _fused_cpu(q, k, v, window, num_global, scale)
-    # (B, Hkv, H/Hkv, T, D): the query heads sharing a kv head lie along one dim, so that
-    # k and v (B, Hkv, 1, T, D) broadcast to them without being repeated.
-    q = q.to(dtype).reshape(batch, num_queries, kv_heads, heads // kv_heads, head_dim).permute(0, 2, 3, 1, 4)
-    k = k.to(dtype).transpose(1, 2).unsqueeze(2)
-    v = v.to(dtype).transpose(1, 2).unsqueeze(2)
+    # q (B, Hkv, H/Hkv, T, D): the query heads sharing a kv head lie along one dim, folded
+    # into the query rows of a block, so that every matmul is against k and v (B, Hkv, T, D)
+    # themselves (a broadcast dim would make matmul copy them per query head).
+    group = heads // kv_heads
+    q = q.to(dtype).reshape(batch, num_queries, kv_heads, group, head_dim).permute(0, 2, 3, 1, 4)
+    k = k.to(dtype).transpose(1, 2)
+    v = v.to(dtype).transpose(1, 2)
     first_position = num_keys - num_queries
 
     # Zero-length slices to start from: an empty packed sequence has no query block.
@@ -70,7 +72,8 @@ def _attend_batch(q, k, v, window, num_global, scale):
         end = min(start + BLOCK_SIZE, num_queries)
         ranges = _candidate_ranges(first_position + start, first_position + end - 1, window, num_global)
         k_block, v_block = (_slices(t, ranges) for t in (k, v))
-        scores = scale * (q[:, :, :, start:end] @ k_block.transpose(-1, -2))
+        rows = q[:, :, :, start:end].reshape(batch, kv_heads, group * (end - start), head_dim)
+        scores = scale * (rows @ k_block.transpose(-1, -2)).view(batch, kv_heads, group, end - start, -1)
         if end - start > 1:  # a lone query sees every candidate key: no mask to apply
             positions = torch.arange(first_position + start, first_position + end, device=q.device)
             keys = torch.cat([torch.arange(a, b, device=q.device) for a, b in ranges])
@@ -78,7 +81,8 @@ def _attend_batch(q, k, v, window, num_global, scale):
             visible = (offsets >= 0) & ((offsets < window) | (keys[None, :] < num_global))
             scores = scores.masked_fill(~visible, float("-inf"))
         lse = scores.logsumexp(dim=-1)
-        outputs.append((scores - lse[..., None]).exp() @ v_block)
+        probabilities = (scores - lse[..., None]).exp().view(batch, kv_heads, group * (end - start), -1)
+        outputs.append((probabilities @ v_block).view(batch, kv_heads, group, end - start, head_dim))
         lses.append(lse)
 
     out = torch.cat(outputs, dim=3).permute(0, 3, 1, 2, 4).reshape(batch, num_queries, heads, head_dim)
@@ -87,9 +91,9 @@ def _attend_batch(q, k, v, window, num_global, scale):
 
 
 def _slices(t, ranges):
-    """t's keys (dim 3) in ``ranges``, concatenated; a view when there is only one range."""
-    parts = [t[:, :, :, start:end] for start, end in ranges]
-    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=3)
+    """t's keys (dim 2) in ``ranges``, concatenated; a view when there is only one range."""
+    parts = [t[:, :, start:end] for start, end in ranges]
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
 
 
 def _candidate_ranges(first_position, last_position, window, num_global):
