@@ -50,6 +50,7 @@ def test_model_bench_measures_every_figure_and_checks_the_targets():
     for row in rows:
         assert not row.error, row.error
         assert row.train_tok_s["1x12"] > 0 and all(row.decode_ms[c] > 0 and row.prefill_ms[c] > 0 for c in CONTEXTS)
+        assert row.saved_bytes > 0
     by_model = {(row.model, row.impl): row for row in rows}
     default = by_model[("tiny/default", "rdm")]
     # The tiny preset's window is 16: the cache grows with the context up to it, then stops.

@@ -122,32 +122,20 @@ def plain_ops():
 # ----------------------------------------------------------------------------- measuring
 
 
-def _rss_reset() -> bool:
-    """Resets the process's peak resident size (Linux): False where that is not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
+def saved_bytes(fn: Callable[[], None]) -> int:
+    """Bytes of the distinct storages that autograd saves for the backward while fn runs:
+    the activation memory of a training step, what sets its peak. (The CPU allocator keeps
+    freed memory, so the process's peak resident size says little once a step has run.)"""
+    storages = {}
 
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
 
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
-def _peak_bytes(fn: Callable[[], None]) -> Optional[int]:
-    """Peak resident memory that fn adds over what the process held before it (Linux only)."""
-    if not _rss_reset():
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         fn()
-        return None
-    before = _status_kb("VmRSS")
-    fn()
-    return max(0, _status_kb("VmHWM") - before) * 1024
+    return sum(storages.values())
 
 
 @dataclasses.dataclass
@@ -158,7 +146,7 @@ class ModelRow:
     prefill_ms: dict = dataclasses.field(default_factory=dict)  # context -> ms
     decode_ms: dict = dataclasses.field(default_factory=dict)  # context -> ms per token
     cache_bytes: dict = dataclasses.field(default_factory=dict)  # context -> bytes
-    peak_bytes: Optional[int] = None  # of the first training shape's step
+    saved_bytes: Optional[int] = None  # saved for the backward by a step of the first training shape
     error: str = ""
 
 
@@ -229,11 +217,14 @@ def run(model_names: Sequence[str] = ("tiny", "matched"), impls: Sequence[str] =
             except Exception as exc:  # one failing implementation must not stop the others
                 row.error = f"{key}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
 
-        for impl in impls:  # warm-up (and compilation), untimed; peak memory of a first-shape step
+        for impl in impls:  # warm-up (and compilation), untimed; activation memory of a first-shape step
             batch, length = train_shapes[0]
             measure(impl, "warmup", lambda: runner.train_step(impl, batch, length))
             if not by_impl[impl].error:
-                by_impl[impl].peak_bytes = _peak_bytes(lambda: runner.train_step(impl, batch, length))
+                try:
+                    by_impl[impl].saved_bytes = saved_bytes(lambda: runner.train_step(impl, batch, length))
+                except Exception:  # saved-tensor hooks are not supported everywhere (torch.compile)
+                    by_impl[impl].saved_bytes = None
         for _ in range(repeats):
             for batch, length in train_shapes:
                 for impl in impls:
@@ -265,12 +256,12 @@ def _fmt(value, spec):
 def format_rows(rows: Sequence[ModelRow], train_shapes=TRAIN_SHAPES, contexts=CONTEXTS) -> str:
     shapes = [f"{b}x{t}" for b, t in train_shapes]
     header = ["model/mixers", "impl", *(f"train {s} tok/s" for s in shapes), *(f"prefill {c} ms" for c in contexts),
-              *(f"decode {c} ms/tok" for c in contexts), *(f"cache {c} KB" for c in contexts), "peak MB"]
+              *(f"decode {c} ms/tok" for c in contexts), *(f"cache {c} KB" for c in contexts), "saved MB"]
     cells = [
         [row.model, row.impl, *(_fmt(row.train_tok_s.get(s), ".0f") for s in shapes),
          *(_fmt(row.prefill_ms.get(c), ".1f") for c in contexts), *(_fmt(row.decode_ms.get(c), ".2f") for c in contexts),
          *(_fmt(None if c not in row.cache_bytes else row.cache_bytes[c] / 1024, ".1f") for c in contexts),
-         _fmt(None if row.peak_bytes is None else row.peak_bytes / 2**20, ".0f")]
+         _fmt(None if row.saved_bytes is None else row.saved_bytes / 2**20, ".1f")]
         for row in rows
     ]
     lines = format_columns(header, cells, 2)
