@@ -259,7 +259,8 @@ def format_rows(rows: Sequence[ModelRow], train_shapes=TRAIN_SHAPES, contexts=CO
               *(f"decode {c} ms/tok" for c in contexts), *(f"cache {c} KB" for c in contexts), "saved MB"]
     cells = [
         [row.model, row.impl, *(_fmt(row.train_tok_s.get(s), ".0f") for s in shapes),
-         *(_fmt(row.prefill_ms.get(c), ".1f") for c in contexts), *(_fmt(row.decode_ms.get(c), ".2f") for c in contexts),
+         *(_fmt(row.prefill_ms.get(c), ".1f") for c in contexts),
+         *(_fmt(row.decode_ms.get(c), ".2f") for c in contexts),
          *(_fmt(None if c not in row.cache_bytes else row.cache_bytes[c] / 1024, ".1f") for c in contexts),
          _fmt(None if row.saved_bytes is None else row.saved_bytes / 2**20, ".1f")]
         for row in rows

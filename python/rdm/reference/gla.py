@@ -31,7 +31,8 @@ def chunk_gla(q, k, v, g, scale=None, initial_state=None, cu_seqlens=None):
         final_state: S_T, (B, H, K, V) (or (S, H, K, V)) in fp32 (float64 for float64 inputs).
 
     Computed chunk by chunk (intra-chunk attention plus state passing between chunks) in
-    fp32 (float64 for float64 inputs); a single token runs the recurrence directly. Differentiable w.r.t. q, k, v, g and initial_state.
+    fp32 (float64 for float64 inputs); a single token runs the recurrence directly.
+    Differentiable w.r.t. q, k, v, g and initial_state.
     """
     if cu_seqlens is None:
         return _gla_batch(q, k, v, g, scale, initial_state)
