@@ -102,8 +102,9 @@ def _candidate_ranges(first_position, last_position, window, num_global):
     last]``. Ranges rather than indices, so that the keys are sliced, not gathered; the
     exact per-query visibility is applied as a mask on top."""
     band_start = max(0, first_position - window + 1)
-    globals_before_band = min(num_global, band_start)
-    ranges = [(0, globals_before_band)] if globals_before_band else []
+    if num_global >= band_start:  # the globals reach the band: one range, sliced without a copy
+        return [(0, last_position + 1)]
+    ranges = [(0, num_global)] if num_global else []
     return ranges + [(band_start, last_position + 1)]
 
 

@@ -35,7 +35,8 @@ def grouped_gemm(x, w, offsets):
     # CUDA, reduced-precision reductions may be enabled, so the operands are converted).
     if x.device.type == "cpu" and x.dtype == w.dtype:
         dtype = x.dtype
-    products = [rows.to(dtype) @ w[expert].to(dtype) for expert, rows in enumerate(groups)]
+    # Experts without rows are skipped: a decoding step routes a token or two among many.
+    products = [rows.to(dtype) @ w[expert].to(dtype) for expert, rows in enumerate(groups) if len(rows)]
     unrouted = x.new_zeros(x.shape[0] - ends[-1], w.shape[-1], dtype=dtype)
     return torch.cat(products + [unrouted]).to(x.dtype)
 
