@@ -7,6 +7,7 @@
 #include "act_accumulate_check.h"
 #include "backend.h"
 #include "kernels/act/act_params.h"
+#include "kernels/common/dispatch.h"
 #include "kernels/reduce/column_sum.h"
 #include "strided_rows.h"
 
@@ -14,12 +15,6 @@ namespace rdm {
 
 namespace {
 constexpr const char* kOp = "rdm.act_accumulate";
-
-template <class Params>
-void launch_for_kind(ScalarKind kind, void (*f32)(const Params&, StreamHandle), void (*f16)(const Params&, StreamHandle),
-                     void (*bf16)(const Params&, StreamHandle), const Params& p, StreamHandle stream) {
-  (kind == ScalarKind::kFloat32 ? f32 : kind == ScalarKind::kFloat16 ? f16 : bf16)(p, stream);
-}
 
 // Whether rows can move in 16-byte vectors: D a whole number of vectors, every (rows, D)
 // tensor's base and row stride aligned (halt_weight is one contiguous row).
@@ -100,8 +95,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> act_accumulate_fwd(
   p.threshold = float(threshold);
   p.is_last = is_last;
   p.vectorized = use_vectors(in.kind, in.dim, in.halt_weight, {&in.h, &acc, &out});
-  launch_for_kind(in.kind, &act::forward_launch<ScalarKind::kFloat32>, &act::forward_launch<ScalarKind::kFloat16>,
-                  &act::forward_launch<ScalarKind::kBFloat16>, p, backend::stream_for(h));
+  const StreamHandle stream = backend::stream_for(h);
+  dispatch_scalar(in.kind, [&](auto kind) { act::forward_launch<decltype(kind)::value>(p, stream); });
   return {h_acc_out, cum_p_out, weight, halt_state};
 }
 
@@ -161,11 +156,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> act_accumulate_backwa
     p.partials = partials.data_ptr<float>();
 
     const StreamHandle stream = backend::stream_for(h);
-    launch_for_kind(in.kind, &act::backward_launch<ScalarKind::kFloat32>, &act::backward_launch<ScalarKind::kFloat16>,
-                    &act::backward_launch<ScalarKind::kBFloat16>, p, stream);
-    column_sum_launch(
-        ColumnSumParams{partials.data_ptr<float>(), in.dim + 1, grad_params.data_ptr<float>(), p.num_blocks, in.dim + 1},
-        sms, stream);
+    dispatch_scalar(in.kind, [&](auto kind) { act::backward_launch<decltype(kind)::value>(p, stream); });
+    const ColumnSumParams sum{partials.data_ptr<float>(), in.dim + 1, grad_params.data_ptr<float>(), p.num_blocks,
+                              in.dim + 1};
+    column_sum_launch(sum, sms, stream);
   }
   // Copies, so that no two outputs share storage.
   at::Tensor grad_halt_weight = grad_params.slice(0, 0, in.dim).to(halt_weight.scalar_type(), false, true);

@@ -31,9 +31,7 @@
 // column_sum (kernels/reduce) runs after every backward; with D + 1 > 16 x its blocks,
 // its blocks loop over more than one column group.
 #pragma once
-#include <stdexcept>
-#include <type_traits>
-
+#include "../common/dispatch.h"
 #include "../common/vec_io.h"
 #include "../common/warp_reduce.h"
 #include "../portable.h"
@@ -278,27 +276,17 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, TileT::kMinBlocksPerSm) 
   }
 }
 
-// Host side: pick the tile for the row length, instantiate, launch.
+// Host side: pick the tile for the row length (checked on the host before launch) and the
+// vector width, instantiate, launch.
 template <template <typename, class> class KernelLauncher, typename T, typename Params>
-void dispatch_tile(ScalarKind kind, const Params& p, StreamHandle stream) {
-  const int tile = tile_index(p.dim);
-  auto run = [&](auto tile_tag, auto vec_tag) {
-    constexpr int kT = decltype(tile_tag)::value, kV = decltype(vec_tag)::value;
-    KernelLauncher<T, Tile<kT, kV>>::launch(p, stream);
-  };
-  auto with_vec = [&](auto tile_tag) {
-    if (p.vectorized)
-      run(tile_tag, std::integral_constant<int, int(16 / sizeof(T))>{});  // one 16-byte vector
-    else
-      run(tile_tag, std::integral_constant<int, 1>{});
-  };
-  switch (tile) {
-    case 0: with_vec(std::integral_constant<int, 0>{}); break;
-    case 1: with_vec(std::integral_constant<int, 1>{}); break;
-    case 2: with_vec(std::integral_constant<int, 2>{}); break;
-    case 3: with_vec(std::integral_constant<int, 3>{}); break;
-    default: throw std::invalid_argument("rdm::act: row length has no kernel tile (checked on the host before launch)");
-  }
+void dispatch_tile(ScalarKind, const Params& p, StreamHandle stream) {
+  dispatch_value<0, 1, 2, 3>(tile_index(p.dim), "rdm::act: row tile", [&](auto tile) {
+    static_assert(kNumTiles == 4, "dispatch every tile");
+    dispatch_bool(p.vectorized, [&](auto vectorized) {
+      constexpr int kVec = decltype(vectorized)::value ? int(16 / sizeof(T)) : 1;  // one 16-byte vector
+      KernelLauncher<T, Tile<decltype(tile)::value, kVec>>::launch(p, stream);
+    });
+  });
 }
 
 template <typename T, class TileT>
