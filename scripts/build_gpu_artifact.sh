@@ -38,7 +38,6 @@ if readelf -d "$out/_C.so" "$out/_simt.so" | grep -i "NEEDED.*libpython"; then
 fi
 "$venv/bin/python" -m pip install -q --target "$out/pylib" --python-version 3.12 --only-binary=:all: \
   --implementation py --no-compile pytest expecttest
-git -C "$RDM_ROOT" rev-parse HEAD > "$out/COMMIT"
 bytes="$(du -sb "$out" | cut -f1)"
 du -ah "$out" | sort -h | tail -6
 if [ "$bytes" -gt "$max_bytes" ]; then
