@@ -47,3 +47,13 @@ def test_cli_entry_point_trains(tiny_config, tmp_path):
                      "--threads", "1", "--out", str(out), "--model", "halting=none"]) == 0
     assert json.loads((out / "config.json").read_text())["model"]["halting"] == "none"
     assert len(read_metrics(out)) == 1
+
+
+def test_gradient_checkpointing_per_loop_changes_nothing_but_memory(tiny_config, tmp_path):
+    plain = tiny_config(steps=2, out=str(tmp_path / "plain"), save_every=0)
+    recomputed = tiny_config(steps=2, out=str(tmp_path / "recomputed"), save_every=0, gradient_checkpointing=True)
+    train(plain)
+    train(recomputed)
+    for want, got in zip(read_metrics(plain.out), read_metrics(recomputed.out)):
+        assert got["loss"] == pytest.approx(want["loss"], rel=1e-6)
+        assert got["grad_norm"] == pytest.approx(want["grad_norm"], rel=1e-5)

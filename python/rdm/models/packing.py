@@ -22,7 +22,9 @@ class PackedDocuments:
     def from_cu_seqlens(cls, cu_seqlens: Tensor, batch: int, length: int) -> "PackedDocuments":
         """Checks ``cu_seqlens`` against a (batch, length) batch and derives the per-token indices."""
         if cu_seqlens.dim() != 1 or cu_seqlens.dtype.is_floating_point or cu_seqlens.dtype.is_complex:
-            raise ValueError(f"cu_seqlens must be a 1-D integer tensor, got {cu_seqlens.dtype} {tuple(cu_seqlens.shape)}")
+            raise ValueError(
+                f"cu_seqlens must be a 1-D integer tensor, got {cu_seqlens.dtype} {tuple(cu_seqlens.shape)}"
+            )
         bounds = cu_seqlens.tolist()
         if len(bounds) < 2 or bounds[0] != 0 or bounds[-1] != batch * length:
             raise ValueError(f"cu_seqlens must run from 0 to batch·length = {batch * length}, got {bounds}")

@@ -51,7 +51,10 @@ def setup(mode: str, device: str) -> DistEnv:
     if mode == "none":
         return DistEnv(mode, 0, 1, device)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", device_id=device if device.type == "cuda" else None)
+        if device.type == "cuda":
+            dist.init_process_group("nccl", device_id=device)
+        else:
+            dist.init_process_group("gloo")
     return DistEnv(mode, dist.get_rank(), dist.get_world_size(), device)
 
 

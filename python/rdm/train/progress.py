@@ -23,12 +23,13 @@ class Progress:
         self.interactive = enabled and self.stream.isatty()
         self._tokens, self._clock, self._start = 0, time.perf_counter(), time.perf_counter()
 
-    def update(self, step: int, tokens: int, record: dict) -> float:
-        """Counts the tokens of step ``step`` (0-based) and returns the tokens/s since the last line."""
+    def update(self, step: int, tokens: int, record: dict) -> float | None:
+        """Counts the tokens of step ``step`` (0-based); at a logging step, prints the line and
+        returns the tokens/s since the last one (None otherwise)."""
         self._tokens += tokens
         done = step + 1
         if done % self.log_every and done != self.total:
-            return float("nan")
+            return None
         now = time.perf_counter()
         rate = self._tokens / max(now - self._clock, 1e-9)
         self._tokens, self._clock = 0, now

@@ -41,8 +41,6 @@ def parameter_digest(model_state: dict) -> str:
 class Trainer:
     def __init__(self, config: TrainConfig):
         self.config = config
-        if config.threads is not None:
-            torch.set_num_threads(config.threads)
         self.env = distributed.setup(config.dist, config.device)
         self.out = Path(config.out)
         self.checkpoints = self.out / "checkpoints"
@@ -59,6 +57,10 @@ class Trainer:
 
         rng.seed_everything(config.seed)
         self.model_config = config.model_config(self.tokenizer.vocab_size)
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        elif self.env.device.type == "cpu" and self.model_config.d_model <= 256:
+            torch.set_num_threads(1)
         model = RDMForCausalLM(self.model_config).to(self.env.device)
         # Router biases move once per optimizer step, from the expert load summed over the
         # micro-batches and ranks, so that every rank keeps the same biases.
@@ -120,8 +122,8 @@ class Trainer:
         # The loss is the mean over every target token of the global batch: each micro-batch's
         # mean is weighted by its share of the global target count (× world size, because
         # DDP and FSDP average the gradients over the ranks).
-        global_targets = distributed.all_reduce_sum(
-            torch.tensor(float(sum(batch.num_targets for batch in batches))), env).item()
+        local_targets = torch.tensor(float(sum(batch.num_targets for batch in batches)), device=env.device)
+        global_targets = distributed.all_reduce_sum(local_targets, env).item()
         ponder_weight = self.model_config.ponder_weight if self.model_config.halting == "act" else 0.0
         sums = torch.zeros(3, dtype=torch.float64)  # Σ lm loss · targets, Σ ponder cost, Σ loops per token
         expert_load = None
@@ -195,11 +197,13 @@ class Trainer:
         record = None
         while self.step < config.steps:
             record = self.train_step()
-            record["tokens_per_s"] = progress.update(self.step - 1, tokens_per_step, record)
+            rate = progress.update(self.step - 1, tokens_per_step, record)
+            if rate is not None:
+                record["tokens_per_s"] = rate
             if not math.isfinite(record["loss"]):
                 raise FloatingPointError(f"loss is {record['loss']} at step {self.step}")
             if metrics is not None:
-                metrics.write({key: value for key, value in record.items() if value == value or key != "tokens_per_s"})
+                metrics.write(record)
             if config.save_every and (self.step % config.save_every == 0 or self.step == config.steps):
                 self.save()
         return self.finish(record, time.perf_counter() - start)
