@@ -88,3 +88,17 @@ def test_default_corpus_is_deterministic_python_source():
     assert first == second and len(first) > 3
     assert sum(map(len, first)) >= 200_000
     assert any("def " in document for document in first)
+
+
+def test_tokenizers_json_file_when_the_package_is_installed(tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    tokenizer = tokenizers.Tokenizer(tokenizers.models.WordLevel(unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    tokenizer.train_from_iterator(["the loop core halts", "the core"],
+                                  tokenizers.trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+    tokenizer.save(str(tmp_path / "tok.json"))
+    loaded = load_tokenizer(str(tmp_path / "tok.json"))
+    assert loaded.vocab_size == 5
+    ids = loaded.encode_batch(["the core halts", "loop"])
+    assert [len(row) for row in ids] == [3, 1] and ids[0][0] == loaded.encode("the")[0]
+    assert loaded.decode(ids[0]) == "the core halts"

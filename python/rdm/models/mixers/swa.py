@@ -69,8 +69,9 @@ class SWAMixer(nn.Module):
         key_parts = [self.memory_keys.to(k.dtype).expand(memory_shape)]
         value_parts = [self.memory_values.to(v.dtype).expand(memory_shape)]
         if state is not None:
-            key_parts.append(state.keys[:, self.window - state.filled:])
-            value_parts.append(state.values[:, self.window - state.filled:])
+            # The cache keeps the model's dtype; under autocast the new keys may be narrower.
+            key_parts.append(state.keys[:, self.window - state.filled:].to(k.dtype))
+            value_parts.append(state.values[:, self.window - state.filled:].to(v.dtype))
             state.keys = torch.cat([state.keys, k], dim=1)[:, -self.window:]
             state.values = torch.cat([state.values, v], dim=1)[:, -self.window:]
             state.filled = min(self.window, state.filled + length)
