@@ -117,7 +117,6 @@ class Trainer:
     def train_step(self) -> dict:
         config, env = self.config, self.env
         n_loops = loops_for_step(self.model_config, self.step)
-        self.raw_model.training_step = self.step
         batches = [self.schedule.batch(self.step, micro, env.rank) for micro in range(config.grad_accum)]
         # The loss is the mean over every target token of the global batch: each micro-batch's
         # mean is weighted by its share of the global target count (× world size, because
@@ -125,7 +124,9 @@ class Trainer:
         local_targets = torch.tensor(float(sum(batch.num_targets for batch in batches)), device=env.device)
         global_targets = distributed.all_reduce_sum(local_targets, env).item()
         ponder_weight = self.model_config.ponder_weight if self.model_config.halting == "act" else 0.0
-        sums = torch.zeros(3, dtype=torch.float64)  # Σ lm loss · targets, Σ ponder cost, Σ loops per token
+        # Σ lm loss · targets, Σ ponder cost, Σ loops per token: kept on the device, so the
+        # micro-batches do not wait for each other's results.
+        sums = torch.zeros(3, dtype=torch.float64, device=env.device)
         expert_load = None
         self.model.train()
         for micro, batch in enumerate(batches):
@@ -140,14 +141,13 @@ class Trainer:
                 if out.ponder_cost is not None:
                     loss = loss + ponder_weight * out.ponder_cost / len(batches)
                 loss.backward()
-            ponder = 0.0 if out.ponder_cost is None else out.ponder_cost.item()
-            sums += torch.tensor([out.lm_loss.item() * batch.num_targets, ponder, out.loops_per_token.item()],
-                                 dtype=torch.float64)
+            ponder = out.lm_loss.new_zeros(()) if out.ponder_cost is None else out.ponder_cost
+            sums += torch.stack([out.lm_loss * batch.num_targets, ponder, out.loops_per_token]).detach().double()
             if out.expert_load is not None:
                 load = out.expert_load.detach().to(torch.int64)
                 expert_load = load if expert_load is None else expert_load + load
 
-        sums = distributed.all_reduce_sum(sums.to(env.device), env).cpu()
+        sums = distributed.all_reduce_sum(sums, env).cpu()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
         lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.step()
