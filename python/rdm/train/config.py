@@ -48,7 +48,7 @@ class TrainConfig:
 
     # Checkpoints and output.
     out: str = "runs/rdm"
-    save_every: int = 100
+    save_every: int = 100  # steps between checkpoints (and one at the end); 0: none
     keep_last: int = 3
     resume: bool = False
 

@@ -78,6 +78,8 @@ def wrap(model: RDMForCausalLM, env: DistEnv) -> nn.Module:
         from torch.distributed.fsdp import fully_shard
 
         mesh = init_device_mesh(env.device.type, (env.world_size,))
+        # The core is one unit rather than its looped block: its weights are gathered once
+        # per forward (and once per backward), not once per loop.
         for block in [*model.prelude, model.core, *model.coda]:
             fully_shard(block, mesh=mesh)
         fully_shard(model, mesh=mesh)
