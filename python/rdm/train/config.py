@@ -17,55 +17,62 @@ DIST_MODES = ("none", "ddp", "fsdp")
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
+def _setting(default, help: str):
+    """A TrainConfig field with its --help text (lists get a fresh copy per instance)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class TrainConfig:
     # Model: a preset of RDMConfig plus field overrides (vocab_size follows the tokenizer).
-    preset: str = "tiny"
+    preset: str = _setting("tiny", "model preset: tiny, 100m, 500m or 1b")
     model: dict = field(default_factory=dict)
 
-    # Data: files, folders or .jsonl ({"text": ...}); none means the embedded default corpus.
-    data: list[str] = field(default_factory=list)
-    tokenizer: str | None = None  # a `tokenizers` JSON file; the built-in byte tokenizer if None
-    seq_len: int = 128
-    corpus_bytes: int = 4_000_000  # how much of the default corpus to read
-    held_out_fraction: float = 0.02  # rows kept for evaluation (at least one)
+    # Data.
+    data: list[str] = _setting([], "text files, folders or .jsonl ({\"text\": ...}); none: the embedded "
+                               "default corpus (this Python's standard library source)")
+    tokenizer: str | None = _setting(None, "a `tokenizers` JSON file (default: UTF-8 bytes)")
+    seq_len: int = _setting(128, "tokens per packed row")
+    corpus_bytes: int = _setting(4_000_000, "characters of the default corpus to read")
+    held_out_fraction: float = _setting(0.02, "fraction of the rows held out for evaluation (at least one)")
 
-    # Optimisation. batch_size is per rank and micro-batch: a step sees
-    # batch_size · grad_accum · world_size rows.
-    steps: int = 300
-    batch_size: int = 8
-    grad_accum: int = 1
-    lr: float = 3e-3
-    min_lr_ratio: float = 0.1
-    warmup_steps: int = 30
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.95
-    grad_clip: float = 1.0
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, float32 on the CPU
-    gradient_checkpointing: bool = False
-    seed: int = 0
+    # Optimisation.
+    steps: int = _setting(300, "optimizer steps")
+    batch_size: int = _setting(8, "rows per micro-batch and rank; a step sees batch · accumulation · ranks rows")
+    grad_accum: int = _setting(1, "micro-batches per optimizer step")
+    lr: float = _setting(3e-3, "peak learning rate")
+    min_lr_ratio: float = _setting(0.1, "final learning rate of the cosine, as a fraction of the peak")
+    warmup_steps: int = _setting(30, "steps of linear warm-up")
+    weight_decay: float = _setting(0.1, "AdamW weight decay (matrices only)")
+    beta1: float = _setting(0.9, "AdamW β1")
+    beta2: float = _setting(0.95, "AdamW β2")
+    grad_clip: float = _setting(1.0, "clip the global gradient norm to this")
+    precision: str = _setting("auto", "auto (bf16 autocast on CUDA, float32 on the CPU), bf16 or fp32")
+    gradient_checkpointing: bool = _setting(False, "recompute each core loop in the backward pass")
+    seed: int = _setting(0, "seed of the initialisation and the data order")
 
     # Checkpoints and output.
-    out: str = "runs/rdm"
-    save_every: int = 100  # steps between checkpoints (and one at the end); 0: none
-    keep_last: int = 3
-    resume: bool = False
+    out: str = _setting("runs/rdm", "output folder: checkpoints/, metrics.jsonl, depth curve, sample, model/")
+    save_every: int = _setting(100, "steps between checkpoints (and one at the end); 0: none")
+    keep_last: int = _setting(3, "checkpoints kept")
+    resume: bool = _setting(False, "continue from the newest checkpoint in OUT/checkpoints")
 
     # Evaluation, progress and the sample at the end.
-    eval_loops: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 32])
-    eval_rows: int = 64  # held-out rows evaluated per loop count (at most)
-    log_every: int = 10
-    sample_prompt: str = "def "
-    sample_tokens: int = 80
+    eval_loops: list[int] = _setting([1, 2, 4, 8, 16, 32], "loop counts of the depth-extrapolation curve")
+    eval_rows: int = _setting(64, "held-out rows evaluated per loop count (at most)")
+    log_every: int = _setting(10, "steps between progress lines")
+    sample_prompt: str = _setting("def ", "prompt of the sample generated at the end")
+    sample_tokens: int = _setting(80, "tokens of that sample")
 
     # Hardware.
-    device: str = "auto"  # auto: cuda:LOCAL_RANK when CUDA is available, else cpu
-    dist: str = "none"
-    # torch intra-op threads. None: 1 for a small model (d_model ≤ 256) on the CPU, whose
-    # tensors are too small to split (on a busy machine 2 threads ran the tiny preset 15×
-    # slower than 1), else torch's default.
-    threads: int | None = None
+    device: str = _setting("auto", "auto: cuda:LOCAL_RANK when CUDA is available, else cpu")
+    dist: str = _setting("none", "none, ddp or fsdp (FSDP2); launch with torchrun for ddp/fsdp")
+    # On a busy 2-core machine 2 threads ran the tiny preset 15× slower than 1: its tensors
+    # are too small to split.
+    threads: int | None = _setting(None, "torch intra-op threads (default: 1 for a small model, d_model ≤ 256, "
+                                         "on the CPU, else torch's choice)")
 
     def __post_init__(self):
         _check_choice("dist", self.dist, DIST_MODES)
@@ -135,13 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
         flag = "--" + item.name.replace("_", "-")
         # Defaults stay None here so that only the flags actually given override the file.
         if item.type is bool:
-            parser.add_argument(flag, dest=item.name, action=argparse.BooleanOptionalAction, default=None)
+            parser.add_argument(flag, dest=item.name, action=argparse.BooleanOptionalAction, default=None,
+                                help=item.metadata["help"])
         elif item.name in ("data", "eval_loops"):
             kind = int if item.name == "eval_loops" else str
-            parser.add_argument(flag, dest=item.name, nargs="+", type=kind, default=None)
+            parser.add_argument(flag, dest=item.name, nargs="+", type=kind, default=None, help=item.metadata["help"])
         else:
             kind = int if item.type in (int, int | None) else float if item.type is float else str
-            parser.add_argument(flag, dest=item.name, type=kind, default=None, metavar=item.name.upper())
+            default = "" if item.default is None else f" (default: {item.default})"
+            parser.add_argument(flag, dest=item.name, type=kind, default=None, metavar=item.name.upper(),
+                                help=item.metadata["help"] + default)
     return parser
 
 
