@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import rdm
+from rdm.train.progress import read_metrics as read_metrics_file
 
 
 def subprocess_env() -> dict:
@@ -23,7 +24,8 @@ def command(config, tmp_path, *extra, launcher=("-m", "rdm.train")) -> list[str]
 
 
 def read_metrics(out) -> list[dict]:
-    return [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
+    """The per-step records of the run in folder ``out``."""
+    return read_metrics_file(Path(out) / "metrics.jsonl")
 
 
 def run(args, timeout=300) -> subprocess.CompletedProcess:

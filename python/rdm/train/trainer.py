@@ -14,7 +14,7 @@ from ..models import RDMConfig, RDMForCausalLM, sample_loop_count
 from . import checkpoint, distributed, rng
 from .config import TrainConfig
 from .data import BatchSchedule, eval_batches, load_rows, split_held_out
-from .evaluate import depth_curve, held_out_loss, write_depth_curve
+from .evaluate import depth_curve, write_depth_curve
 from .optim import build_optimizer, build_scheduler
 from .progress import MetricsLog, Progress, expert_imbalance
 from .tokenizer import load_tokenizer
