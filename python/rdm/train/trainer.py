@@ -106,7 +106,12 @@ class Trainer:
             raise ValueError(f"{path} was trained with a global batch of {state['data']['global_batch']} rows, "
                              f"this run has {self.schedule.global_batch}: the data order would differ")
         distributed.load_full_state(self.model, self.optimizer, state["model"], state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        # The schedule's shape follows this run's settings (more --steps extend a run), so the
+        # saved multiplier function is not restored, only the position on it.
+        self.scheduler.load_state_dict({**state["scheduler"], "lr_lambdas": [None] * len(self.scheduler.lr_lambdas)})
+        for group, base_lr, multiplier in zip(self.optimizer.param_groups, self.scheduler.base_lrs,
+                                              self.scheduler.lr_lambdas):
+            group["lr"] = base_lr * multiplier(self.scheduler.last_epoch)
         rng_states = state["rng"]
         rng.restore(rng_states[self.env.rank] if self.env.rank < len(rng_states) else rng_states[0])
         self.step = state["step"]
