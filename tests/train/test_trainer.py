@@ -66,3 +66,15 @@ def test_bf16_autocast_trains_evaluates_and_samples(tiny_config, tmp_path):
     summary = train(config)
     assert summary["final"]["loss"] == pytest.approx(5.5, abs=0.5)  # about ln 256 at the start
     assert len(summary["sample"].encode()) >= len(config.sample_prompt)
+
+
+def test_resume_with_more_steps_extends_the_schedule(tiny_config):
+    from rdm.train.optim import WarmupCosine
+
+    train(tiny_config(steps=2, save_every=2))
+    longer = tiny_config(steps=4, save_every=2, resume=True)
+    train(longer)
+    records = read_metrics(longer.out)
+    assert [record["step"] for record in records] == [1, 2, 3, 4]
+    schedule = WarmupCosine(longer.warmup_steps, longer.steps, longer.min_lr_ratio)
+    assert [record["lr"] for record in records[2:]] == pytest.approx([longer.lr * schedule(s) for s in (2, 3)])
