@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from rdm.train import cli, train
+from rdm.train.optim import WarmupCosine
 
 from train_runs import read_metrics
 
@@ -69,8 +70,6 @@ def test_bf16_autocast_trains_evaluates_and_samples(tiny_config, tmp_path):
 
 
 def test_resume_with_more_steps_extends_the_schedule(tiny_config):
-    from rdm.train.optim import WarmupCosine
-
     train(tiny_config(steps=2, save_every=2))
     longer = tiny_config(steps=4, save_every=2, resume=True)
     train(longer)
