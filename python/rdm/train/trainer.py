@@ -102,6 +102,9 @@ class Trainer:
         state = checkpoint.load_checkpoint(path)
         if state["model_config"] != self.model_config.to_dict():
             raise ValueError(f"{path} was written for another model config; use another --out or drop --resume")
+        if state["data"]["train_rows"] != len(self.train_rows):
+            raise ValueError(f"{path} was trained on {state['data']['train_rows']} rows of data, this run reads "
+                             f"{len(self.train_rows)}: resume with the same --data, --seq-len and tokenizer")
         if state["data"]["global_batch"] != self.schedule.global_batch:
             raise ValueError(f"{path} was trained with a global batch of {state['data']['global_batch']} rows, "
                              f"this run has {self.schedule.global_batch}: the data order would differ")
