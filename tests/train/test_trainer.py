@@ -77,3 +77,14 @@ def test_resume_with_more_steps_extends_the_schedule(tiny_config):
     assert [record["step"] for record in records] == [1, 2, 3, 4]
     schedule = WarmupCosine(longer.warmup_steps, longer.steps, longer.min_lr_ratio)
     assert [record["lr"] for record in records[2:]] == pytest.approx([longer.lr * schedule(s) for s in (2, 3)])
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"model": {"halting": "none"}}, "another model config"),
+    ({"seq_len": 16}, "rows of data"),
+    ({"batch_size": 4}, "global batch"),
+])
+def test_resume_refuses_an_incompatible_checkpoint(tiny_config, change, message):
+    train(tiny_config(steps=2, save_every=2))
+    with pytest.raises(ValueError, match=message):
+        train(tiny_config(steps=4, resume=True, **change))
