@@ -181,9 +181,12 @@ def test_out_of_bounds_store_fails_the_launch_cleanly():
     with a RuntimeError before it writes, instead of corrupting the heap."""
     probe = torch.ops.rdm_simt._global_bounds_probe
     assert torch.equal(probe(32, 0), torch.arange(32, dtype=torch.float32))
-    with pytest.raises(RuntimeError, match=r"shifted_store_kernel.*out-of-bounds global store of 4 bytes at 0x[0-9a-f]+ "
-                       r"by thread \(31,0,0\) block \(0,0,0\) at .*probe_ops\.cpp:\d+.*nearest buffer 'out' "
-                       r"\[0x[0-9a-f]+, 0x[0-9a-f]+\), 4 bytes past its end"):
+    report = (
+        r"shifted_store_kernel.*out-of-bounds global store of 4 bytes at 0x[0-9a-f]+ by thread \(31,0,0\) "
+        r"block \(0,0,0\) at .*probe_ops\.cpp:\d+.*nearest buffer 'out' \[0x[0-9a-f]+, 0x[0-9a-f]+\), "
+        r"4 bytes past its end"
+    )
+    with pytest.raises(RuntimeError, match=report):
         probe(32, 1)
     with pytest.raises(RuntimeError, match=r"thread \(0,0,0\).*4 bytes before its start"):
         probe(32, -1)

@@ -20,7 +20,8 @@ constexpr const char* kOp = "rdm.act_accumulate";
 // their dtype.
 bool rows_aligned_to_vectors(const StridedRows& r) {
   const int64_t bytes = act::kVectorElements * int64_t(r.tensor.element_size());
-  return reinterpret_cast<uintptr_t>(r.tensor.data_ptr()) % bytes == 0 && r.stride * r.tensor.element_size() % bytes == 0;
+  return reinterpret_cast<uintptr_t>(r.tensor.data_ptr()) % bytes == 0 &&
+         r.stride * r.tensor.element_size() % bytes == 0;
 }
 
 // Whether rows can move in vectors: D a whole number of vectors, every (rows, D) tensor
@@ -168,7 +169,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> act_accumulate_backwa
     p.num_blocks = int(act::backward_blocks(act::kTileShapes[act::tile_index(in.dim)], in.rows, sms));
     p.partials_row_stride = act::partials_row_stride(in.dim);
     // (num_blocks, dim + 1) in rows partials_row_stride apart; the padding is never touched.
-    at::Tensor partials = at::empty({p.num_blocks, p.partials_row_stride}, in.halt_weight.options()).narrow(1, 0, in.dim + 1);
+    const at::Tensor partials =
+        at::empty({p.num_blocks, p.partials_row_stride}, in.halt_weight.options()).narrow(1, 0, in.dim + 1);
     p.partials = partials.data_ptr<float>();
 
     const StreamHandle stream = backend::stream_for(h);

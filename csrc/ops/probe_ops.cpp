@@ -67,7 +67,9 @@ at::Tensor global_bounds_probe(int64_t size, int64_t shift) {
 }
 }  // namespace
 
-TORCH_LIBRARY_FRAGMENT(RDM_LIB, m) { m.def("_global_bounds_probe(int size, int shift) -> Tensor", &global_bounds_probe); }
+TORCH_LIBRARY_FRAGMENT(RDM_LIB, m) {
+  m.def("_global_bounds_probe(int size, int shift) -> Tensor", &global_bounds_probe);
+}
 #endif
 
 }  // namespace rdm

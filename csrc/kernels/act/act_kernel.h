@@ -362,8 +362,8 @@ template <typename T, class TileT>
 struct BackwardLauncher {
   static void launch(const BackwardParams& p, StreamHandle stream) {
     const size_t smem = TileT::kRowsPerBlock > 1 ? size_t(p.dim + 1) * sizeof(float) : 0;
-    launch_kernel("act_backward_kernel", backward_kernel<T, TileT>, dim3(p.num_blocks), dim3(TileT::kBlockThreads), smem,
-                  stream, p);
+    launch_kernel("act_backward_kernel", backward_kernel<T, TileT>, dim3(p.num_blocks), dim3(TileT::kBlockThreads),
+                  smem, stream, p);
   }
 };
 
