@@ -16,8 +16,8 @@
 //   scalar path forced by a misaligned pointer or a row stride that is not a whole number
 //     of vectors: test_emulated_kernel_unaligned_rows_and_bf16_parameters,
 //     test_emulated_kernel_strided_inputs (row stride D + 1);
-//   valid = false row slots (rows not a multiple of 4 in tiles 0-1): (1, 1) x 1, (2, 3) x 3,
-//     (1, 7) x 40, (3, 5) x 300;
+//   valid = false row slots (rows not a multiple of 4 in tiles 0-1; load_row_scalar's lanes
+//     past the last row skip their load): (1, 1) x 1, (2, 3) x 3, (1, 7) x 40, (3, 5) x 300;
 //   row_sum with kWarpsPerRow > 1 and the grid-stride loop running more than one row per
 //     block (rows > blocks at D > 512): (3, 4) x 1000 (12 rows, 8 blocks), (1, 5) x 2999 and
 //     (1, 5) x 5000 (5 rows, 2 blocks); for_each_row looping in a multi-row tile:

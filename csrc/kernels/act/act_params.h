@@ -77,7 +77,7 @@ struct BackwardParams {
 };
 
 // Row tiles: threads_per_row threads own one row of h at a time, each caching
-// elements_per_thread elements in registers (as 16-byte vectors when vectorized), so h is
+// elements_per_thread elements in registers (as vectors of kVectorElements when vectorized), so h is
 // read once per kernel: the halting dot product must be complete before the accumulation
 // can start. 16 elements per thread keep the backward's four per-thread arrays (h, its
 // gradient, halt_weight and the halt_weight gradient) within 128 registers without spills.
