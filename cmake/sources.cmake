@@ -21,13 +21,30 @@ set(RDM_KERNEL_OP_SOURCES
 
 # Kernels and their launchers: plain params structs and raw pointers, no torch headers.
 # Compiled by nvcc for the CUDA library and as host C++ for the SIMT emulation.
+# The instantiation files of the kernel families come from csrc/kernels/instantiations.json
+# (one line there adds a dtype or a head dim); the generator lists them, and fails the
+# configure step if the committed files no longer match the list.
+execute_process(
+  COMMAND "${Python_EXECUTABLE}" "${CMAKE_CURRENT_SOURCE_DIR}/scripts/generate_instantiations.py" --check --list
+  WORKING_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}"
+  OUTPUT_VARIABLE RDM_GENERATED_KERNEL_SOURCES OUTPUT_STRIP_TRAILING_WHITESPACE
+  RESULT_VARIABLE _rdm_generate_rc)
+if(NOT _rdm_generate_rc EQUAL 0)
+  message(FATAL_ERROR "rdm: generated kernel instantiations are stale (see above): "
+    "run `python scripts/generate_instantiations.py` in ${CMAKE_CURRENT_SOURCE_DIR}")
+endif()
+string(REPLACE "\n" ";" RDM_GENERATED_KERNEL_SOURCES "${RDM_GENERATED_KERNEL_SOURCES}")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+  "${CMAKE_CURRENT_SOURCE_DIR}/csrc/kernels/instantiations.json"
+  "${CMAKE_CURRENT_SOURCE_DIR}/scripts/generate_instantiations.py")
+
 set(RDM_KERNEL_SOURCES
-  csrc/kernels/act/act_forward_f32.cu
-  csrc/kernels/act/act_forward_f16.cu
-  csrc/kernels/act/act_forward_bf16.cu
-  csrc/kernels/act/act_backward_f32.cu
-  csrc/kernels/act/act_backward_f16.cu
-  csrc/kernels/act/act_backward_bf16.cu
+  ${RDM_GENERATED_KERNEL_SOURCES}
   csrc/kernels/reduce/column_sum.cu
   csrc/kernels/probe/tensor_core_probe.cu
+)
+
+# Compiled into _simt only: ops that read the emulation's counters and set its checks.
+set(RDM_SIMT_OP_SOURCES
+  csrc/ops/simt_instrument_ops.cpp
 )

@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
 # Compile check of the CUDA kernels on a machine without a GPU: builds _C with nvcc
-# against a CUDA torch (CUDA required: no silent CPU-only build), prints each kernel's
-# registers, shared memory and spills from ptxas, and asserts that every rdm op has a
-# CUDA kernel registered. Environment: RDM_CUDA_VENV (default .venv-cuda), RDM_CUDA_TORCH
-# (default torch==2.14.1), RDM_CUDA_ARCHS (default 90).
+# against a CUDA torch (CUDA required: no silent CPU-only build) for every architecture
+# of RDM_CUDA_ARCHS, writes each kernel's resources, occupancy and SASS instruction mix
+# to benchmarks/results/compile_check.json (scripts/compile_report.py; it fails on spills
+# and on kernels that lost the instructions scripts/compile_expectations.json requires),
+# and asserts that every rdm op has a CUDA kernel registered.
+# Environment: RDM_CUDA_VENV (default .venv-cuda), RDM_CUDA_TORCH (default torch==2.14.1),
+# RDM_CUDA_ARCHS (default 80;90a), RDM_COMPILE_REPORT (default the JSON above).
 set -euo pipefail
 source "$(dirname "$0")/lib/env.sh"
 venv="${RDM_CUDA_VENV:-$RDM_ROOT/.venv-cuda}"
+archs="${RDM_CUDA_ARCHS:-80;90a}"
 build="$RDM_ROOT/build/cuda-compile-check"
-rdm_venv "$venv" "${RDM_CUDA_TORCH:-torch==2.14.1}"
-"$venv/bin/python" -m pip install -q --no-deps nvidia-cutlass
+report="${RDM_COMPILE_REPORT:-$RDM_ROOT/benchmarks/results/compile_check.json}"
+# cuobjdump reads the cubins (and runs nvdisasm for -sass); 13.2 is the oldest release of
+# their wheels and reads nvcc 13.0's cubins.
+rdm_venv "$venv" "${RDM_CUDA_TORCH:-torch==2.14.1}" nvidia-cutlass "nvidia-cuda-cuobjdump>=13.2,<14" \
+  "nvidia-cuda-nvdisasm>=13.2,<14"
 export PATH="$venv/bin:$PATH"  # cmake and ninja from the environment
-cmake -S "$RDM_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DPython_EXECUTABLE="$venv/bin/python" -DRDM_REQUIRE_CUDA=ON -DRDM_BUILD_SIMT=OFF \
-  -DRDM_PTXAS_VERBOSE=ON -DRDM_CUDA_ARCHS="${RDM_CUDA_ARCHS:-90}" > "$build.configure.log" 2>&1 \
-  || { cat "$build.configure.log"; exit 1; }
-if ! cmake --build "$build" -j "$(nproc)" > "$build.log" 2>&1; then
-  grep -E -A5 "error|FAILED" "$build.log" | head -80
-  echo "CUDA build failed (full log: $build.log)" >&2
-  exit 1
-fi
-"$venv/bin/python" "$RDM_ROOT/scripts/ptxas_report.py" "$build.log"
+rdm_cmake_build "$venv/bin/python" "$build" "$build.log" -DRDM_REQUIRE_CUDA=ON -DRDM_BUILD_SIMT=OFF \
+  -DRDM_PTXAS_VERBOSE=ON -DRDM_CUDA_ARCHS="$archs"
+# The report's environment: what built the kernels (CMake's configure line names nvcc's version).
+nvcc_version="$(sed -n 's/.*rdm: CUDA \([0-9.]*\) at .*/\1/p' "$build.log" | head -1)"
+torch_version="$("$venv/bin/python" -c 'import torch; print(torch.__version__)')"
+environment="{\"cuda_archs\": \"$archs\", \"nvcc\": \"$nvcc_version\", \"torch\": \"$torch_version\"}"
+"$venv/bin/python" "$RDM_ROOT/scripts/compile_report.py" --build-log "$build.log" --binary "$build/_C.so" \
+  --out "$report" --environment "$environment"
 "$venv/bin/python" "$RDM_ROOT/scripts/check_cuda_registrations.py" "$build/_C.so"

@@ -9,6 +9,24 @@ os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(os.path.dirname(__
 HAS_CUDA = torch.cuda.is_available()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def simt_checks():
+    """Every emulated kernel launch of the session runs racecheck and initcheck of shared
+    memory (docs/kernels.md): a missing barrier or a read of unwritten shared memory fails
+    the launch. Set in-process rather than through RDM_SIMT_CHECKS, so that the SIMT
+    self-test program (run as a subprocess) keeps choosing its checks per case."""
+    try:
+        import rdm.simt
+    except ImportError:  # no built rdm: the tests that need it report that themselves
+        yield
+        return
+    if not rdm.simt.HAS_SIMT:
+        yield
+        return
+    with rdm.simt.checks(*rdm.simt.CHECKS):
+        yield
+
+
 @pytest.fixture
 def poison_empty():
     """Fill every torch.empty allocation with NaN (integers: their max) while the test runs,

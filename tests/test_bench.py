@@ -316,3 +316,77 @@ def test_act_naive_matches_the_reference():
     rows = results_by_impl(case)
     assert rows["reference"].status == "ok", rows["reference"].detail
     assert rows["naive"].status == "ok", rows["naive"].detail
+
+
+# ----------------------------------------------------------------------------- --simt: counters and estimates
+
+
+def fake_counters(bytes_ratio, flop_ratio=None, compulsory=1000):
+    from rdm.bench.counters import SimtCounters
+
+    return SimtCounters(
+        kernels=("k",), launches=1, compulsory_bytes=compulsory, global_bytes=int(compulsory * bytes_ratio),
+        global_unique_bytes=int(compulsory * bytes_ratio), sector_efficiency=1.0, coalescing=1.0, bank_conflicts=0,
+        bank_conflict_rate=0.0, tensor_flops_executed=0, tensor_flops_useful=None, barriers=0, cp_async_bytes=0,
+        bytes_ratio=bytes_ratio, requested_ratio=bytes_ratio, flop_ratio=flop_ratio, totals={},
+    )
+
+
+def test_simt_rows_carry_counters_and_json_has_estimates(tmp_path):
+    pytest.importorskip("rdm.simt")
+    case = dataclasses.replace(fake_case(), simt=scale_shift)  # a stand-in that launches no kernel
+    config = dataclasses.replace(CPU_FP32, simt=True)
+    rows = results_by_impl(case, config=config)
+    counters = rows["rdm_simt"].simt_counters
+    assert counters is not None and counters.launches == 0 and counters.compulsory_bytes == 2 * 32 * 4
+    assert rows["reference"].simt_counters is None
+    path = tmp_path / "simt.json"
+    harness.write_json(path, config, list(rows.values()), [{"op": "scale_shift"}])
+    payload = json.loads(path.read_text())
+    assert payload["simt_estimates"] == [{"op": "scale_shift"}]
+    assert payload["results"][0]["simt_counters"]["compulsory_bytes"] == 256
+
+
+def test_estimate_scales_compulsory_bytes_by_the_emulated_ratio():
+    from rdm.bench import counters
+
+    memory_bound = Cost(bytes_moved=int(3.35e12), flops=0)
+    assert counters.estimate_seconds(H100, memory_bound, fake_counters(1.25), torch.bfloat16) == pytest.approx(1.25)
+    compute_bound = Cost(bytes_moved=0, flops=int(989e12))
+    assert counters.estimate_seconds(H100, compute_bound, fake_counters(1.0, flop_ratio=2.0), torch.bfloat16) == (
+        pytest.approx(2.0)
+    )
+    nothing_counted = dataclasses.replace(fake_counters(1.0), global_unique_bytes=0)
+    assert counters.estimate_seconds(H100, memory_bound, nothing_counted, torch.bfloat16) is None
+
+
+def test_estimates_use_the_worst_emulated_case_for_every_full_case():
+    from rdm.bench import counters
+
+    def row(label, ratio):
+        result = harness.Result("scale_shift", label, FWD, "rdm_simt", "fp32", "4x8", "ok", "", {}, 256, 64, None)
+        result.simt_counters = fake_counters(ratio)
+        return result
+
+    full = [fake_case(label="full a"), fake_case(label="full b"), fake_case(mode=FWD_BWD, label="other pass")]
+    rows = counters.estimates([row("tiny 1", 1.1), row("tiny 2", 1.5)], full)
+    assert {(r["case"], r["gpu"]) for r in rows} == {(c, g) for c in ("full a", "full b") for g in ("H100 SXM", "H200")}
+    for r in rows:
+        assert r["bytes_ratio"] == 1.5 and r["emulated_cases"] == ["tiny 1", "tiny 2"]
+        assert r["estimate_ms"] == pytest.approx(1.5 * r["floor_ms"])
+    report = cli.simt_report([row("tiny 1", 1.1)], rows)
+    assert "bytes/compulsory" in report and "1.100" in report and "H200" in report
+
+
+def test_cli_simt_prints_counters_and_estimates(tmp_path, capsys):
+    pytest.importorskip("rdm.simt")
+    out = tmp_path / "simt.json"
+    argv = ["--ops", "act", "--device", "cpu", "--simt", "--sizes", "tiny", "--dtype", "fp32", "--repeats", "1",
+            "--warmup", "0", "--out", str(out)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "emulated kernels" in printed and "act_forward_kernel" in printed and "roofline estimate" in printed
+    payload = json.loads(out.read_text())
+    simt_rows = [row for row in payload["results"] if row["impl"] == "rdm_simt"]
+    assert simt_rows and all(row["simt_counters"]["launches"] >= 1 for row in simt_rows)
+    assert {row["case"] for row in payload["simt_estimates"]} >= {"1B b8x2048"}

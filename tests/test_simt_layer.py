@@ -93,6 +93,19 @@ RACY = "missing_barrier"
 # Cases not run under TSan: slow there (1024-thread blocks), or forking a multi-threaded
 # process, which TSan does not support.
 TSAN_SKIP = {"pool_reuse", "max_block_1024", "bad_launch_config", "launch_after_fork"}
+# Planted shared-memory races that racecheck must report: real data races for TSan too.
+TSAN_SKIP |= {
+    "racecheck_missing_barrier", "racecheck_missing_syncwarp", "racecheck_write_after_read", "racecheck_atomics",
+}
+# ... and what racecheck and initcheck (tests/simt/test_racecheck.cpp) must report.
+PLANTED |= {
+    "racecheck_missing_barrier": [
+        r"racecheck: shared-memory race",
+        r"test_racecheck\.cpp:\d+:\d+.*test_racecheck\.cpp:\d+",
+    ],
+    "racecheck_missing_syncwarp": [r"racecheck: shared-memory race"],
+    "initcheck_unwritten_read": [r"initcheck: thread 64 .* reads"],
+}
 
 
 def _compile_all(out_dir: Path, flags: list[str]) -> list[Path]:

@@ -228,6 +228,17 @@ __device__ __forceinline__ void store_shared(T* p, const std::type_identity_t<T>
   *p = value;
 }
 
+// atomicAdd on global or shared memory, reported to the emulation as an atomic access
+// (counted as a load and a store; racecheck never pairs two atomics).
+template <class T>
+__device__ __forceinline__ T atomic_add(T* p, const std::type_identity_t<T>& value RDM_CALL_SITE_PARAM) {
+#if defined(RDM_SIMT)
+  const auto space = simt::is_shared_memory(p, sizeof(T)) ? simt::MemorySpace::kShared : simt::MemorySpace::kGlobal;
+  simt::record_access(space, simt::AccessKind::kAtomic, p, sizeof(T), rdm_call_site);
+#endif
+  return atomicAdd(p, value);
+}
+
 // ---------------------------------------------------------------------------------------
 // Float atomics CUDA lacks, built on atomicCAS. Return the old value. NaN handling: a NaN
 // `value` is stored (NaN propagates, as in torch.amax), a stored NaN is never replaced.

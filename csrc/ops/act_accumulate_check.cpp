@@ -1,8 +1,14 @@
+// act_accumulate on every backend: input validation (the _check ops) and the public op
+// itself, a composite of the companion rdm::_act_accumulate_fwd.
 #include "act_accumulate_check.h"
 
 #include <cmath>
 
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
+
+#define RDM_STRINGIFY_(x) #x
+#define RDM_STRINGIFY(x) RDM_STRINGIFY_(x)
 
 namespace rdm {
 
@@ -12,10 +18,10 @@ constexpr const char* kOp = "rdm.act_accumulate";
 bool is_float_type(at::ScalarType t) {
   return t == at::kFloat || t == at::kHalf || t == at::kBFloat16 || t == at::kDouble;
 }
-}  // namespace
 
-void check_act_accumulate(const at::Tensor& h, const at::Tensor& halt_weight, const at::Tensor& halt_bias,
-                          const at::Tensor& h_acc, const at::Tensor& cum_p, double threshold) {
+// Every tensor check but the threshold's, shared by both directions.
+void check_tensors(const at::Tensor& h, const at::Tensor& halt_weight, const at::Tensor& halt_bias,
+                   const at::Tensor& h_acc, const at::Tensor& cum_p) {
   TORCH_CHECK(h.dim() >= 1, kOp, ": h must have shape (..., D), got a 0-dimensional tensor");
   TORCH_CHECK(is_float_type(h.scalar_type()), kOp, ": h must be float32, float16 or bfloat16 (float64 on CPU), got ",
               h.scalar_type());
@@ -47,12 +53,64 @@ void check_act_accumulate(const at::Tensor& h, const at::Tensor& halt_weight, co
     TORCH_CHECK(t->device() == h.device(), kOp, ": ", name, " must be on h's device ", h.device(), ", got ",
                 t->device());
   }
+}
+
+// The dtype a per-position tensor must have: cum_p's.
+void check_position_tensor(const at::Tensor& t, const at::Tensor& cum_p, at::ScalarType type, const char* name) {
+  TORCH_CHECK(t.sizes() == cum_p.sizes(), kOp, " backward: ", name, " must have cum_p's shape ", cum_p.sizes(),
+              ", got ", t.sizes());
+  TORCH_CHECK(t.scalar_type() == type, kOp, " backward: ", name, " must be ", type, ", got ", t.scalar_type());
+  TORCH_CHECK(t.device() == cum_p.device(), kOp, " backward: ", name, " must be on ", cum_p.device(), ", got ",
+              t.device());
+}
+
+// The public op: the companion _act_accumulate_fwd without the halting decisions it saves
+// for the backward. CompositeImplicitAutograd, so that autograd and torch.compile see the
+// companion op, whose autograd formula hands the decisions to act_accumulate_backward.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> act_accumulate(const at::Tensor& h, const at::Tensor& halt_weight,
+                                                              const at::Tensor& halt_bias, const at::Tensor& h_acc,
+                                                              const at::Tensor& cum_p, double threshold, bool is_last) {
+  static const auto forward =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow(RDM_STRINGIFY(RDM_LIB) "::_act_accumulate_fwd", "")
+          .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>(
+              const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, double,
+              bool)>();
+  auto [h_acc_out, cum_p_out, weight, halt_state] =
+      forward.call(h, halt_weight, halt_bias, h_acc, cum_p, threshold, is_last);
+  return {h_acc_out, cum_p_out, weight};
+}
+}  // namespace
+
+void check_act_accumulate(const at::Tensor& h, const at::Tensor& halt_weight, const at::Tensor& halt_bias,
+                          const at::Tensor& h_acc, const at::Tensor& cum_p, double threshold) {
+  check_tensors(h, halt_weight, halt_bias, h_acc, cum_p);
   TORCH_CHECK(std::isfinite(threshold) && threshold > 0.0 && threshold <= 1.0, kOp,
               ": threshold must lie in (0, 1], got ", threshold);
 }
 
+void check_act_accumulate_backward(const at::Tensor& grad_h_acc_out, const std::optional<at::Tensor>& grad_cum_p_out,
+                                   const std::optional<at::Tensor>& grad_weight, const at::Tensor& h,
+                                   const at::Tensor& halt_weight, const at::Tensor& halt_bias, const at::Tensor& cum_p,
+                                   const at::Tensor& halt_state) {
+  check_tensors(h, halt_weight, halt_bias, grad_h_acc_out, cum_p);
+  // Gradients may come in any floating dtype (the kernels read them as fp32).
+  for (const auto& [g, name] : {std::pair{&grad_cum_p_out, "grad_cum_p_out"}, std::pair{&grad_weight, "grad_weight"}})
+    if (g->has_value() && (*g)->defined()) {
+      TORCH_CHECK(is_float_type((*g)->scalar_type()), kOp, " backward: ", name, " must be a floating tensor, got ",
+                  (*g)->scalar_type());
+      check_position_tensor(**g, cum_p, (*g)->scalar_type(), name);
+    }
+  check_position_tensor(halt_state, cum_p, at::kByte, "halt_state (the forward's decisions)");
+}
+
 // CompositeExplicitAutograd: one kernel for every device, the Meta/fake tensors of
 // torch.compile included (the checks only read metadata).
-TORCH_LIBRARY_IMPL(RDM_LIB, CompositeExplicitAutograd, m) { m.impl("_act_accumulate_check", &check_act_accumulate); }
+TORCH_LIBRARY_IMPL(RDM_LIB, CompositeExplicitAutograd, m) {
+  m.impl("_act_accumulate_check", &check_act_accumulate);
+  m.impl("_act_accumulate_backward_check", &check_act_accumulate_backward);
+}
+
+TORCH_LIBRARY_IMPL(RDM_LIB, CompositeImplicitAutograd, m) { m.impl("act_accumulate", &act_accumulate); }
 
 }  // namespace rdm

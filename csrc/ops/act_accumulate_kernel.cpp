@@ -1,5 +1,6 @@
-// act_accumulate on the kernel backends (CUDA, or the SIMT emulation for rdm_simt):
-// validation, layout, params, launch. The kernels are in kernels/act/.
+// rdm::_act_accumulate_fwd and rdm::act_accumulate_backward on the kernel backends (CUDA,
+// or the SIMT emulation for rdm_simt): validation, layout, params, launch. The kernels are
+// in kernels/act/; the public act_accumulate (act_accumulate_check.cpp) calls the forward.
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
@@ -7,6 +8,7 @@
 #include "backend.h"
 #include "kernels/act/act_params.h"
 #include "kernels/reduce/column_sum.h"
+#include "strided_rows.h"
 
 namespace rdm {
 
@@ -19,10 +21,12 @@ void launch_for_kind(ScalarKind kind, void (*f32)(const Params&, StreamHandle), 
   (kind == ScalarKind::kFloat32 ? f32 : kind == ScalarKind::kFloat16 ? f16 : bf16)(p, stream);
 }
 
-// Whether rows can move in 16-byte vectors: D a whole number of vectors, pointers aligned.
-bool use_vectors(ScalarKind kind, int64_t dim, std::initializer_list<const at::Tensor*> vector_tensors) {
-  bool vectorized = dim % act::elements_per_vector(kind, true) == 0;
-  for (const at::Tensor* t : vector_tensors) vectorized = vectorized && backend::aligned16(*t);
+// Whether rows can move in 16-byte vectors: D a whole number of vectors, every (rows, D)
+// tensor's base and row stride aligned (halt_weight is one contiguous row).
+bool use_vectors(ScalarKind kind, int64_t dim, const at::Tensor& halt_weight,
+                 std::initializer_list<const StridedRows*> rows) {
+  bool vectorized = dim % act::elements_per_vector(kind, true) == 0 && backend::aligned16(halt_weight);
+  for (const StridedRows* r : rows) vectorized = vectorized && rows_aligned16(*r);
   return vectorized;
 }
 
@@ -31,8 +35,10 @@ void check_dim_fits(int64_t dim) {
               " (one row per block, cached in registers), got D = ", dim);
 }
 
+// The inputs both directions share, as the kernels read them.
 struct Prepared {
-  at::Tensor h, halt_weight, halt_bias, cum_p;
+  StridedRows h, cum_p;
+  at::Tensor halt_weight, halt_bias;  // fp32, contiguous
   ScalarKind kind;
   int64_t rows, dim;
 };
@@ -43,102 +49,123 @@ Prepared prepare(const at::Tensor& h, const at::Tensor& halt_weight, const at::T
   check_dim_fits(h.size(-1));
   Prepared p;
   p.kind = backend::scalar_kind(h, kOp, "h");
-  p.h = h.contiguous();
+  p.h = as_rows(h);
+  p.cum_p = as_positions(cum_p);
+  // (D,) and (1,): converting bf16 parameters or gathering a strided weight is negligible.
   p.halt_weight = halt_weight.to(at::kFloat).contiguous();
   p.halt_bias = halt_bias.to(at::kFloat).reshape({1});
-  p.cum_p = cum_p.contiguous();
   p.dim = h.size(-1);
   p.rows = h.numel() / p.dim;
   return p;
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> act_accumulate(const at::Tensor& h, const at::Tensor& halt_weight,
-                                                              const at::Tensor& halt_bias, const at::Tensor& h_acc,
-                                                              const at::Tensor& cum_p, double threshold, bool is_last) {
+template <typename T>
+T* data_or_null(const StridedRows& r) {
+  return r.tensor.defined() ? r.tensor.data_ptr<T>() : nullptr;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> act_accumulate_fwd(
+    const at::Tensor& h, const at::Tensor& halt_weight, const at::Tensor& halt_bias, const at::Tensor& h_acc,
+    const at::Tensor& cum_p, double threshold, bool is_last) {
   check_act_accumulate(h, halt_weight, halt_bias, h_acc, cum_p, threshold);
   backend::DeviceGuard guard(h);
-  Prepared in = prepare(h, halt_weight, halt_bias, cum_p);
-  const at::Tensor acc = h_acc.contiguous();
-  at::Tensor h_acc_out = at::empty_like(acc);
-  at::Tensor cum_p_out = at::empty_like(in.cum_p);
-  at::Tensor weight = at::empty_like(in.cum_p);
-  if (in.rows == 0) return {h_acc_out, cum_p_out, weight};
+  const Prepared in = prepare(h, halt_weight, halt_bias, cum_p);
+  const StridedRows acc = as_rows(h_acc);
+  at::Tensor h_acc_out = at::empty(h_acc.sizes(), h_acc.options());
+  at::Tensor cum_p_out = at::empty(cum_p.sizes(), cum_p.options());
+  at::Tensor weight = at::empty(cum_p.sizes(), cum_p.options());
+  at::Tensor halt_state = at::empty(cum_p.sizes(), cum_p.options().dtype(at::kByte));
+  if (in.rows == 0) return {h_acc_out, cum_p_out, weight, halt_state};
 
+  const StridedRows out{h_acc_out, in.dim};
   act::ForwardParams p{};
-  p.h = in.h.data_ptr();
+  p.h = in.h.tensor.data_ptr();
+  p.h_row_stride = in.h.stride;
   p.halt_weight = in.halt_weight.data_ptr<float>();
   p.halt_bias = in.halt_bias.data_ptr<float>();
-  p.h_acc = acc.data_ptr<float>();
-  p.cum_p = in.cum_p.data_ptr<float>();
+  p.h_acc = acc.tensor.data_ptr<float>();
+  p.h_acc_row_stride = acc.stride;
+  p.cum_p = in.cum_p.tensor.data_ptr<float>();
+  p.cum_p_stride = in.cum_p.stride;
   p.h_acc_out = h_acc_out.data_ptr<float>();
+  p.h_acc_out_row_stride = out.stride;
   p.cum_p_out = cum_p_out.data_ptr<float>();
+  p.cum_p_out_stride = 1;
   p.weight = weight.data_ptr<float>();
+  p.weight_stride = 1;
+  p.halt_state = halt_state.data_ptr<uint8_t>();
+  p.halt_state_stride = 1;
   p.rows = in.rows;
   p.dim = int(in.dim);
   p.threshold = float(threshold);
   p.is_last = is_last;
-  p.vectorized = use_vectors(in.kind, in.dim, {&in.h, &in.halt_weight, &acc, &h_acc_out});
+  p.vectorized = use_vectors(in.kind, in.dim, in.halt_weight, {&in.h, &acc, &out});
   launch_for_kind(in.kind, &act::forward_launch<ScalarKind::kFloat32>, &act::forward_launch<ScalarKind::kFloat16>,
                   &act::forward_launch<ScalarKind::kBFloat16>, p, backend::stream_for(h));
-  return {h_acc_out, cum_p_out, weight};
+  return {h_acc_out, cum_p_out, weight, halt_state};
 }
 
-// An optional per-position gradient as a contiguous fp32 tensor of cum_p's shape, or an
-// undefined tensor when no gradient flows into that output.
-at::Tensor position_grad(const std::optional<at::Tensor>& g, const at::Tensor& cum_p, const char* name) {
-  if (!g.has_value() || !g->defined()) return {};
-  TORCH_CHECK(g->sizes() == cum_p.sizes(), kOp, " backward: ", name, " must have cum_p's shape ", cum_p.sizes(),
-              ", got ", g->sizes());
-  TORCH_CHECK(g->device() == cum_p.device(), kOp, " backward: ", name, " must be on ", cum_p.device(), ", got ",
-              g->device());
-  return g->to(at::kFloat).contiguous();
+// An optional per-position gradient as the kernel reads it (fp32, strided), or an empty
+// view when no gradient flows into that output.
+StridedRows position_grad(const std::optional<at::Tensor>& g) {
+  if (!g.has_value() || !g->defined()) return {at::Tensor(), 0};
+  return as_positions(g->to(at::kFloat));
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> act_accumulate_backward(
     const at::Tensor& grad_h_acc_out, const std::optional<at::Tensor>& grad_cum_p_out,
     const std::optional<at::Tensor>& grad_weight, const at::Tensor& h, const at::Tensor& halt_weight,
-    const at::Tensor& halt_bias, const at::Tensor& cum_p, double threshold, bool is_last) {
-  // The forward's checks cover every input but the gradients; grad_h_acc_out has h_acc's role.
-  check_act_accumulate(h, halt_weight, halt_bias, grad_h_acc_out, cum_p, threshold);
+    const at::Tensor& halt_bias, const at::Tensor& cum_p, const at::Tensor& halt_state) {
+  check_act_accumulate_backward(grad_h_acc_out, grad_cum_p_out, grad_weight, h, halt_weight, halt_bias, cum_p,
+                                halt_state);
   backend::DeviceGuard guard(h);
-  Prepared in = prepare(h, halt_weight, halt_bias, cum_p);
-  const at::Tensor g = grad_h_acc_out.contiguous();
-  const at::Tensor g_cum = position_grad(grad_cum_p_out, cum_p, "grad_cum_p_out");
-  const at::Tensor g_weight = position_grad(grad_weight, cum_p, "grad_weight");
+  const Prepared in = prepare(h, halt_weight, halt_bias, cum_p);
+  const StridedRows g = as_rows(grad_h_acc_out);
+  const StridedRows state = as_positions(halt_state);
+  const StridedRows g_cum = position_grad(grad_cum_p_out);
+  const StridedRows g_weight = position_grad(grad_weight);
 
-  at::Tensor grad_h = at::empty_like(in.h);
-  at::Tensor grad_cum_p = at::empty_like(in.cum_p);
-  at::Tensor grad_params = at::zeros({in.dim + 1}, in.halt_weight.options());  // [d halt_weight, d halt_bias]
-  if (in.rows > 0) {
+  at::Tensor grad_h = at::empty(h.sizes(), h.options());
+  at::Tensor grad_cum_p = at::empty(cum_p.sizes(), cum_p.options());
+  at::Tensor grad_params = at::empty({in.dim + 1}, in.halt_weight.options());  // [d halt_weight, d halt_bias]
+  if (in.rows == 0) {
+    grad_params.zero_();
+  } else {
+    const StridedRows gh{grad_h, in.dim};
     act::BackwardParams p{};
-    p.h = in.h.data_ptr();
+    p.h = in.h.tensor.data_ptr();
+    p.h_row_stride = in.h.stride;
     p.halt_weight = in.halt_weight.data_ptr<float>();
     p.halt_bias = in.halt_bias.data_ptr<float>();
-    p.cum_p = in.cum_p.data_ptr<float>();
-    p.grad_h_acc_out = g.data_ptr<float>();
-    p.grad_cum_p_out = g_cum.defined() ? g_cum.data_ptr<float>() : nullptr;
-    p.grad_weight = g_weight.defined() ? g_weight.data_ptr<float>() : nullptr;
+    p.cum_p = in.cum_p.tensor.data_ptr<float>();
+    p.cum_p_stride = in.cum_p.stride;
+    p.halt_state = state.tensor.data_ptr<uint8_t>();
+    p.halt_state_stride = state.stride;
+    p.grad_h_acc_out = g.tensor.data_ptr<float>();
+    p.grad_h_acc_out_row_stride = g.stride;
+    p.grad_cum_p_out = data_or_null<float>(g_cum);
+    p.grad_cum_p_out_stride = g_cum.stride;
+    p.grad_weight = data_or_null<float>(g_weight);
+    p.grad_weight_stride = g_weight.stride;
     p.grad_h = grad_h.data_ptr();
+    p.grad_h_row_stride = gh.stride;
     p.grad_cum_p = grad_cum_p.data_ptr<float>();
+    p.grad_cum_p_stride = 1;
     p.rows = in.rows;
     p.dim = int(in.dim);
-    p.threshold = float(threshold);
-    p.is_last = is_last;
-    p.vectorized = use_vectors(in.kind, in.dim, {&in.h, &in.halt_weight, &g, &grad_h});
+    p.vectorized = use_vectors(in.kind, in.dim, in.halt_weight, {&in.h, &g, &gh});
 
-    const int tile = act::tile_index(in.dim);
-    const int64_t row_blocks = (in.rows + act::rows_per_block(act::kTileShapes[tile]) - 1) /
-                               act::rows_per_block(act::kTileShapes[tile]);
-    p.num_blocks = int(std::min<int64_t>(row_blocks, backend::reduction_blocks(h)));
+    const int sms = backend::sm_count(h);
+    p.num_blocks = int(act::backward_blocks(act::kTileShapes[act::tile_index(in.dim)], in.rows, sms));
     at::Tensor partials = at::empty({p.num_blocks, in.dim + 1}, in.halt_weight.options());
     p.partials = partials.data_ptr<float>();
 
     const StreamHandle stream = backend::stream_for(h);
     launch_for_kind(in.kind, &act::backward_launch<ScalarKind::kFloat32>, &act::backward_launch<ScalarKind::kFloat16>,
                     &act::backward_launch<ScalarKind::kBFloat16>, p, stream);
-    column_sum_launch(ColumnSumParams{partials.data_ptr<float>(), grad_params.data_ptr<float>(), p.num_blocks,
-                                      in.dim + 1},
-                      stream);
+    column_sum_launch(
+        ColumnSumParams{partials.data_ptr<float>(), in.dim + 1, grad_params.data_ptr<float>(), p.num_blocks, in.dim + 1},
+        sms, stream);
   }
   // Copies, so that no two outputs share storage.
   at::Tensor grad_halt_weight = grad_params.slice(0, 0, in.dim).to(halt_weight.scalar_type(), false, true);
@@ -149,7 +176,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> act_accumulate_backwa
 }  // namespace
 
 TORCH_LIBRARY_IMPL(RDM_LIB, RDM_KERNEL_KEY, m) {
-  m.impl("act_accumulate", &act_accumulate);
+  m.impl("_act_accumulate_fwd", &act_accumulate_fwd);
   m.impl("act_accumulate_backward", &act_accumulate_backward);
 }
 

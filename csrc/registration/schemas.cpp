@@ -7,17 +7,26 @@ namespace rdm {
 void define_schemas(torch::Library& m) {
   const std::vector<at::Tag> traceable{at::Tag::pt2_compliant_tag};
 
-  // Fused ACT halting-accumulate (docs: rdm.ops.act_accumulate).
+  // Fused ACT halting-accumulate (docs: rdm.ops.act_accumulate). The public op is a
+  // composite of the internal companion _act_accumulate_fwd, which also returns each
+  // position's halting decision (halt_state, uint8: 0 halted before this step, 1 running
+  // on, 2 halts now) for the backward, so that it never recomputes a decision.
   m.def("act_accumulate(Tensor h, Tensor halt_weight, Tensor halt_bias, Tensor h_acc, Tensor cum_p, "
         "float threshold, bool is_last) -> (Tensor h_acc_out, Tensor cum_p_out, Tensor weight)",
         traceable);
+  m.def("_act_accumulate_fwd(Tensor h, Tensor halt_weight, Tensor halt_bias, Tensor h_acc, Tensor cum_p, "
+        "float threshold, bool is_last) -> (Tensor h_acc_out, Tensor cum_p_out, Tensor weight, Tensor halt_state)",
+        traceable);
   m.def("act_accumulate_backward(Tensor grad_h_acc_out, Tensor? grad_cum_p_out, Tensor? grad_weight, Tensor h, "
-        "Tensor halt_weight, Tensor halt_bias, Tensor cum_p, float threshold, bool is_last) "
+        "Tensor halt_weight, Tensor halt_bias, Tensor cum_p, Tensor halt_state) "
         "-> (Tensor grad_h, Tensor grad_halt_weight, Tensor grad_halt_bias, Tensor grad_cum_p)",
         traceable);
-  // Input validation shared by every backend and by the fake kernel (raises, returns nothing).
+  // Input validation shared by every backend and by the fake kernels (raise, return nothing).
   m.def("_act_accumulate_check(Tensor h, Tensor halt_weight, Tensor halt_bias, Tensor h_acc, Tensor cum_p, "
         "float threshold) -> ()",
+        traceable);
+  m.def("_act_accumulate_backward_check(Tensor grad_h_acc_out, Tensor? grad_cum_p_out, Tensor? grad_weight, "
+        "Tensor h, Tensor halt_weight, Tensor halt_bias, Tensor cum_p, Tensor halt_state) -> ()",
         traceable);
 
   // The ops below follow one pattern: <op>_backward takes the gradients of <op>'s outputs

@@ -8,6 +8,7 @@
 
 #include "builtins.h"
 #include "futex.h"
+#include "instrument.h"
 
 namespace rdm::simt::detail {
 
@@ -59,6 +60,7 @@ void BlockSync::reset(unsigned nthreads, std::chrono::nanoseconds timeout) {
   }
   live_ = nthreads;
   barrier_arrived_ = barrier_true_ = 0;
+  barriers_completed_.store(0, std::memory_order_relaxed);
   timeout_ = timeout;
   aborted_.store(false);
   error_.clear();
@@ -118,6 +120,7 @@ void BlockSync::complete_barrier_locked() {
   barrier_result_ = {barrier_true_, barrier_arrived_};
   barrier_arrived_ = barrier_true_ = 0;
   for (unsigned w = 0; w < nwarps_; ++w) warps_[w]->at_barrier = 0;
+  barriers_completed_.fetch_add(1, std::memory_order_relaxed);  // published by the generation's release
   advance(barrier_generation_);
 }
 
@@ -175,6 +178,7 @@ void BlockSync::release_locked(Warp& warp, unsigned lane) {
 const WarpSlot* BlockSync::warp_exchange(const char* op, const CallSite& site, unsigned mask, const void* data,
                                          std::size_t bytes) {
   if (!t_thread.in_kernel) fault(std::string(op) + " at " + site.str() + " called");
+  note_warp_collective();  // the lane's later shared-memory accesses come after it (racecheck)
   const unsigned me = linear_thread();
   const unsigned w = me / kWarpSize;
   Warp& warp = *warps_[w];

@@ -67,6 +67,10 @@ class BlockSync {
   // looks for a block that stopped making progress.
   std::uint64_t progress() const { return progress_.load(std::memory_order_relaxed); }
 
+  // Block barriers completed in the current block. A thread reads the number of the
+  // barrier interval it is in: the count cannot move before the thread arrives again.
+  std::uint32_t barriers_completed() const { return barriers_completed_.load(std::memory_order_relaxed); }
+
   // Whether an error has been recorded for the current block.
   bool aborted() const { return aborted_.load(); }
 
@@ -130,6 +134,7 @@ class BlockSync {
   unsigned barrier_arrived_ = 0;
   unsigned barrier_true_ = 0;
   std::atomic<std::uint32_t> barrier_generation_{0};
+  std::atomic<std::uint32_t> barriers_completed_{0};  // in this block (barrier_generation_ also moves on abort)
   Phase barrier_phase_;
   BarrierResult barrier_result_{};
   std::chrono::nanoseconds timeout_{};

@@ -19,6 +19,7 @@
 #include "call_site.h"
 #include "cp_async.h"
 #include "futex.h"
+#include "instrument.h"
 #include "shared_memory.h"
 
 namespace rdm::simt {
@@ -173,12 +174,19 @@ void run_grid(const char* kernel_name, dim3 grid, dim3 block, std::size_t dynami
     throw LaunchError(context + ": launches from inside a kernel are not supported");
   validate(context, grid, block, dynamic_smem_bytes);
   const auto timeout = barrier_timeout();
+  unsigned checks = 0;
+  try {
+    checks = active_checks();
+  } catch (const LaunchError& e) {
+    throw LaunchError(context + ": " + e.what());
+  }
 
   // One launch at a time: the static __shared__ variables, the block state and the
   // built-ins exist once.
   static std::mutex launch_mutex;
   std::lock_guard launch_lock(launch_mutex);
   detail::prepare_shared_memory(dynamic_smem_bytes);
+  detail::begin_launch(kernel_name, grid, block, dynamic_smem_bytes, checks);
   detail::g_grid.block_dim = block;
   detail::g_grid.grid_dim = grid;
   const unsigned nthreads = block.x * block.y * block.z;
@@ -189,6 +197,7 @@ void run_grid(const char* kernel_name, dim3 grid, dim3 block, std::size_t dynami
         detail::g_grid.block_idx = {x, y, z};
         detail::poison_shared_memory();
         sync.reset(nthreads, timeout);
+        detail::begin_block(nthreads);
         // Watchdog: a thread that spins without ever reaching a barrier cannot be stopped,
         // but the launch must not hang silently.
         std::uint64_t progress = sync.progress();
@@ -208,9 +217,11 @@ void run_grid(const char* kernel_name, dim3 grid, dim3 block, std::size_t dynami
                                    sync.state_report();
           std::fprintf(stderr, "[warning] %s\n", message.c_str());
         });
-        if (std::string error = sync.error(); !error.empty())
-          throw LaunchError(context + " failed in block " + dim_str(dim3(x, y, z)) + ": " + error);
+        std::string error = sync.error();
+        if (error.empty()) error = detail::end_block();  // counters, then racecheck / initcheck
+        if (!error.empty()) throw LaunchError(context + " failed in block " + dim_str(dim3(x, y, z)) + ": " + error);
       }
+  detail::end_launch();
 }
 
 }  // namespace rdm::simt

@@ -80,8 +80,11 @@ __global__ void __launch_bounds__(kThreads) api_kernel(CheckParams p) {
   atomicExch(p.counters + 3, ballot);
   rdm::atomic_max_float(p.out + 1, v);
   rdm::atomic_min_float(p.out + 2, v);
+  rdm::atomic_add(p.counters + 4, 1u);
+  rdm::atomic_add(&tile[0][0], v);
   __threadfence();
-  p.out[3 + t] = v;
+  rdm::store_shared(&dyn[threadIdx.x], rdm::load_shared(&tile[0][1]));
+  rdm::store_global(p.out + 3 + t, v + rdm::load_global(p.in));
 }
 
 }  // namespace

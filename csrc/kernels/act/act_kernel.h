@@ -4,6 +4,32 @@
 // halt_now = running && (cum_p + p >= threshold || is_last);
 // weight = running ? (halt_now ? 1 - cum_p : p) : 0;
 // h_acc_out = h_acc + weight * h; cum_p_out = cum_p + weight.
+// The forward stores the decision (HaltState, act_params.h); the backward reads it.
+//
+// Code paths and the tests that reach them (tests/test_act_accumulate.py, emulated; the
+// emulation counts 2 SMs, so a backward grid holds at most 8 blocks of tiles 0-2 and 2 of
+// tile 3, see backward_blocks()). Shapes are (lead, D) of KERNEL_SHAPES unless named:
+//   tile 0 (warp per row, 8/thread, 4 row slots): D = 1, 3 (scalar), 40 (vectorised, every dtype);
+//   tile 1 (warp per row, 16/thread, 4 row slots): D = 300 (vectorised in fp32, scalar in fp16/bf16);
+//   tile 2 (128 threads per row, kWarpsPerRow = 4): D = 1000 (vectorised), 999 (scalar);
+//   tile 3 (512 threads per row, kWarpsPerRow = 16): D = 5000 (vectorised), 2999 (scalar);
+//   scalar path forced by a misaligned pointer or a row stride that is not a whole number
+//     of vectors: test_emulated_kernel_unaligned_rows_and_bf16_parameters,
+//     test_emulated_kernel_strided_inputs (row stride D + 1);
+//   valid = false row slots (rows not a multiple of 4 in tiles 0-1): (1, 1) x 1, (2, 3) x 3,
+//     (1, 7) x 40, (3, 5) x 300;
+//   row_sum with kWarpsPerRow > 1 and the grid-stride loop running more than one row per
+//     block (rows > blocks at D > 512): (3, 4) x 1000 (12 rows, 8 blocks), (1, 5) x 2999 and
+//     (1, 5) x 5000 (5 rows, 2 blocks); for_each_row looping in a multi-row tile:
+//     (4, 9) x 40 (36 rows, 9 row slots > 8 blocks);
+//   backward partials, single row slot (tiles 2-3): every tile 2-3 shape; several row
+//     slots combined in shared memory (tiles 0-1): every tile 0-1 shape;
+//   grad_cum_p_out / grad_weight present and absent: test_emulated_backward_kernel runs
+//     each shape with both, without grad_cum_p_out, and without grad_weight;
+//   the exact tie cum_p + p == threshold (halts): test_exact_threshold_tie_halts;
+//   every HaltState in the backward: each backward case has running, halting and halted rows.
+// column_sum (kernels/reduce) runs after every backward; with D + 1 > 16 x its blocks,
+// its blocks loop over more than one column group.
 #pragma once
 #include <stdexcept>
 #include <type_traits>
@@ -15,20 +41,16 @@
 
 namespace rdm::act {
 
-struct Step {
-  float p;
-  bool running;
-  bool halt_now;
-  float weight;
-};
+__device__ __forceinline__ float halting_probability(float logit) { return 1.f / (1.f + __expf(-logit)); }
 
-__device__ __forceinline__ Step halting_step(float logit, float cum_p, float threshold, bool is_last) {
-  Step s;
-  s.p = 1.f / (1.f + __expf(-logit));
-  s.running = cum_p < threshold;
-  s.halt_now = s.running && (cum_p + s.p >= threshold || is_last);
-  s.weight = !s.running ? 0.f : (s.halt_now ? 1.f - cum_p : s.p);
-  return s;
+// `>=`: a position exactly on the threshold halts (tests pin the tie).
+__device__ __forceinline__ HaltState halting_decision(float p, float cum_p, float threshold, bool is_last) {
+  if (!(cum_p < threshold)) return HaltState::kHalted;
+  return (cum_p + p >= threshold || is_last) ? HaltState::kHaltsNow : HaltState::kRunning;
+}
+
+__device__ __forceinline__ float step_weight(HaltState state, float p, float cum_p) {
+  return state == HaltState::kHaltsNow ? 1.f - cum_p : state == HaltState::kRunning ? p : 0.f;
 }
 
 // Compile-time view of one kTileShapes entry with a vector width.
@@ -41,6 +63,7 @@ struct Tile {
   static_assert(kShape.elements_per_thread % kVec == 0, "a thread holds whole vectors");
   static constexpr int kBlockThreads = block_threads(kShape);
   static constexpr int kRowsPerBlock = rows_per_block(kShape);
+  static constexpr int kMinBlocksPerSm = min_blocks_per_sm(kShape);
   static constexpr int kWarpsPerRow = kThreadsPerRow / 32;
   static_assert(kThreadsPerRow % 32 == 0, "a row is owned by whole warps");
 
@@ -61,14 +84,15 @@ __device__ __forceinline__ void row_sum(float (&v)[N], int row_in_block) {
     const int warp = threadIdx.x / 32;
     if (threadIdx.x % 32 == 0) {
 #pragma unroll
-      for (int n = 0; n < N; ++n) warp_totals[warp][n] = v[n];
+      for (int n = 0; n < N; ++n) store_shared(&warp_totals[warp][n], v[n]);
     }
     __syncthreads();
 #pragma unroll
     for (int n = 0; n < N; ++n) {
       float total = 0.f;
 #pragma unroll
-      for (int w = 0; w < TileT::kWarpsPerRow; ++w) total += warp_totals[row_in_block * TileT::kWarpsPerRow + w][n];
+      for (int w = 0; w < TileT::kWarpsPerRow; ++w)
+        total += load_shared(&warp_totals[row_in_block * TileT::kWarpsPerRow + w][n]);
       v[n] = total;
     }
     __syncthreads();  // warp_totals is rewritten for the next row
@@ -103,7 +127,8 @@ __device__ __forceinline__ void load_row_slice(const T* row, int dim, int thread
 }
 
 template <class TileT, int N>
-__device__ __forceinline__ float dot_slice(const float (&a)[TileT::kVecsPerThread][N], const float (&b)[TileT::kVecsPerThread][N]) {
+__device__ __forceinline__ float dot_slice(const float (&a)[TileT::kVecsPerThread][N],
+                                           const float (&b)[TileT::kVecsPerThread][N]) {
   float s = 0.f;
 #pragma unroll
   for (int i = 0; i < TileT::kVecsPerThread; ++i)
@@ -112,59 +137,73 @@ __device__ __forceinline__ float dot_slice(const float (&a)[TileT::kVecsPerThrea
   return s;
 }
 
-// __launch_bounds__ names a minimum of one block per SM: without it ptxas (CUDA 13) picked a
+// __launch_bounds__ names the resident blocks per SM that the host's grid sizing assumes
+// (min_blocks_per_sm: a 128-register budget). Without a minimum, ptxas (CUDA 13) picked a
 // 32-register budget for the warp-per-row 16-bit tile and spilled.
 template <typename T, class TileT>
-__global__ void __launch_bounds__(TileT::kBlockThreads, 1) forward_kernel(ForwardParams p) {
+__global__ void __launch_bounds__(TileT::kBlockThreads, TileT::kMinBlocksPerSm) forward_kernel(ForwardParams p) {
   constexpr int kVecs = TileT::kVecsPerThread, kVec = TileT::kVec;
   const int row_in_block = threadIdx.x / TileT::kThreadsPerRow;
   const int t = threadIdx.x % TileT::kThreadsPerRow;
   const T* h = static_cast<const T*>(p.h);
-  const float bias = p.halt_bias[0];
+  const float bias = load_global(p.halt_bias);
 
   float w[kVecs][kVec];  // this thread's columns are the same for every row
   load_row_slice<TileT>(p.halt_weight, p.dim, t, true, w);
 
   for_each_row<TileT>(p.rows, [&](int64_t row, bool valid) {
     float x[kVecs][kVec];
-    load_row_slice<TileT>(h + row * p.dim, p.dim, t, valid, x);
+    load_row_slice<TileT>(h + row * p.h_row_stride, p.dim, t, valid, x);
     float dot[1] = {dot_slice<TileT>(x, w)};
     row_sum<TileT>(dot, row_in_block);
     if (!valid) return;
 
-    const float cum = p.cum_p[row];
-    const Step s = halting_step(dot[0] + bias, cum, p.threshold, p.is_last);
+    const float cum = load_global(p.cum_p + row * p.cum_p_stride);
+    const float prob = halting_probability(dot[0] + bias);
+    const HaltState state = halting_decision(prob, cum, p.threshold, p.is_last);
+    const float weight = step_weight(state, prob, cum);
     if (t == 0) {
-      p.cum_p_out[row] = cum + s.weight;
-      p.weight[row] = s.weight;
+      store_global(p.cum_p_out + row * p.cum_p_out_stride, cum + weight);
+      store_global(p.weight + row * p.weight_stride, weight);
+      store_global(p.halt_state + row * p.halt_state_stride, static_cast<uint8_t>(state));
     }
+    const float* acc_row = p.h_acc + row * p.h_acc_row_stride;
+    float* out_row = p.h_acc_out + row * p.h_acc_out_row_stride;
 #pragma unroll
     for (int i = 0; i < kVecs; ++i) {
       const int col = TileT::column(i, t);
       if (col >= p.dim) continue;
       float acc[kVec];
-      load_floats<kVec>(p.h_acc + row * p.dim + col, acc);
+      load_floats<kVec>(acc_row + col, acc);
 #pragma unroll
-      for (int e = 0; e < kVec; ++e) acc[e] = fmaf(s.weight, x[i][e], acc[e]);
-      store_floats<kVec>(p.h_acc_out + row * p.dim + col, acc);
+      for (int e = 0; e < kVec; ++e) acc[e] = fmaf(weight, x[i][e], acc[e]);
+      store_floats<kVec>(out_row + col, acc);
     }
   });
 }
 
+// The saved decision; values other than the three states read as kHalted (weight 0).
+__device__ __forceinline__ HaltState read_halt_state(const uint8_t* state) {
+  const uint8_t raw = load_global(state);
+  return raw == uint8_t(HaltState::kRunning)    ? HaltState::kRunning
+         : raw == uint8_t(HaltState::kHaltsNow) ? HaltState::kHaltsNow
+                                                : HaltState::kHalted;
+}
+
 // Gradients per row, with dW the total gradient reaching the weight
-// (dW = grad_h_acc_out . h + grad_cum_p_out + grad_weight):
-//   grad_h     = weight * grad_h_acc_out + dlogit * w,  dlogit = dW * p * (1 - p) while running
-//                and not halting (weight = p), 0 otherwise (weight constant or 1 - cum_p);
-//   grad_cum_p = grad_cum_p_out - (halt_now ? dW : 0)   (the remainder 1 - cum_p);
+// (dW = grad_h_acc_out . h + grad_cum_p_out + grad_weight), given the forward's decision:
+//   grad_h     = weight * grad_h_acc_out + dlogit * w,  dlogit = dW * p * (1 - p) while
+//                running on (weight = p), 0 otherwise (weight constant or 1 - cum_p);
+//   grad_cum_p = grad_cum_p_out - (halts now ? dW : 0)   (the remainder 1 - cum_p);
 //   grad_w += dlogit * h, grad_b += dlogit, accumulated per thread over its rows.
 template <typename T, class TileT>
-__global__ void __launch_bounds__(TileT::kBlockThreads, 1) backward_kernel(BackwardParams p) {
+__global__ void __launch_bounds__(TileT::kBlockThreads, TileT::kMinBlocksPerSm) backward_kernel(BackwardParams p) {
   constexpr int kVecs = TileT::kVecsPerThread, kVec = TileT::kVec;
   const int row_in_block = threadIdx.x / TileT::kThreadsPerRow;
   const int t = threadIdx.x % TileT::kThreadsPerRow;
   const T* h = static_cast<const T*>(p.h);
   T* grad_h = static_cast<T*>(p.grad_h);
-  const float bias = p.halt_bias[0];
+  const float bias = load_global(p.halt_bias);
 
   float w[kVecs][kVec];
   load_row_slice<TileT>(p.halt_weight, p.dim, t, true, w);
@@ -173,21 +212,26 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, 1) backward_kernel(Backw
 
   for_each_row<TileT>(p.rows, [&](int64_t row, bool valid) {
     float x[kVecs][kVec], g[kVecs][kVec];
-    load_row_slice<TileT>(h + row * p.dim, p.dim, t, valid, x);
-    load_row_slice<TileT>(p.grad_h_acc_out + row * p.dim, p.dim, t, valid, g);
+    load_row_slice<TileT>(h + row * p.h_row_stride, p.dim, t, valid, x);
+    load_row_slice<TileT>(p.grad_h_acc_out + row * p.grad_h_acc_out_row_stride, p.dim, t, valid, g);
     float sums[2] = {dot_slice<TileT>(x, w), dot_slice<TileT>(g, x)};
     row_sum<TileT>(sums, row_in_block);
     if (!valid) return;
 
-    const float cum = p.cum_p[row];
-    const Step s = halting_step(sums[0] + bias, cum, p.threshold, p.is_last);
-    const float grad_cum_out = p.grad_cum_p_out ? p.grad_cum_p_out[row] : 0.f;
-    const float d_weight = sums[1] + grad_cum_out + (p.grad_weight ? p.grad_weight[row] : 0.f);
-    const float dlogit = (s.running && !s.halt_now) ? d_weight * s.p * (1.f - s.p) : 0.f;
+    const float cum = load_global(p.cum_p + row * p.cum_p_stride);
+    const HaltState state = read_halt_state(p.halt_state + row * p.halt_state_stride);
+    const float prob = halting_probability(sums[0] + bias);
+    const float weight = step_weight(state, prob, cum);
+    const float grad_cum_out = p.grad_cum_p_out ? load_global(p.grad_cum_p_out + row * p.grad_cum_p_out_stride) : 0.f;
+    const float grad_weight_out = p.grad_weight ? load_global(p.grad_weight + row * p.grad_weight_stride) : 0.f;
+    const float d_weight = sums[1] + grad_cum_out + grad_weight_out;
+    const float dlogit = state == HaltState::kRunning ? d_weight * prob * (1.f - prob) : 0.f;
     if (t == 0) {
-      p.grad_cum_p[row] = s.halt_now ? grad_cum_out - d_weight : grad_cum_out;
+      store_global(p.grad_cum_p + row * p.grad_cum_p_stride,
+                   state == HaltState::kHaltsNow ? grad_cum_out - d_weight : grad_cum_out);
       grad_b += dlogit;
     }
+    T* grad_row = grad_h + row * p.grad_h_row_stride;
 #pragma unroll
     for (int i = 0; i < kVecs; ++i) {
       const int col = TileT::column(i, t);
@@ -195,10 +239,10 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, 1) backward_kernel(Backw
       float gh[kVec];
 #pragma unroll
       for (int e = 0; e < kVec; ++e) {
-        gh[e] = fmaf(s.weight, g[i][e], dlogit * w[i][e]);
+        gh[e] = fmaf(weight, g[i][e], dlogit * w[i][e]);
         grad_w[i][e] = fmaf(dlogit, x[i][e], grad_w[i][e]);
       }
-      store_floats<kVec>(grad_h + row * p.dim + col, gh);
+      store_floats<kVec>(grad_row + col, gh);
     }
   });
 
@@ -210,9 +254,9 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, 1) backward_kernel(Backw
       const int col = TileT::column(i, t);
       if (col < p.dim)
 #pragma unroll
-        for (int e = 0; e < kVec; ++e) partial[col + e] = grad_w[i][e];
+        for (int e = 0; e < kVec; ++e) store_global(partial + col + e, grad_w[i][e]);
     }
-    if (t == 0) partial[p.dim] = grad_b;
+    if (t == 0) store_global(partial + p.dim, grad_b);
   } else {
     RDM_DYNAMIC_SHARED(float, block_sum);  // (dim + 1,)
     for (int slot = 0; slot < TileT::kRowsPerBlock; ++slot) {
@@ -222,13 +266,15 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, 1) backward_kernel(Backw
           const int col = TileT::column(i, t);
           if (col < p.dim)
 #pragma unroll
-            for (int e = 0; e < kVec; ++e) block_sum[col + e] = (slot == 0 ? 0.f : block_sum[col + e]) + grad_w[i][e];
+            for (int e = 0; e < kVec; ++e)
+              store_shared(block_sum + col + e, (slot == 0 ? 0.f : load_shared(block_sum + col + e)) + grad_w[i][e]);
         }
-        if (t == 0) block_sum[p.dim] = (slot == 0 ? 0.f : block_sum[p.dim]) + grad_b;
+        if (t == 0) store_shared(block_sum + p.dim, (slot == 0 ? 0.f : load_shared(block_sum + p.dim)) + grad_b);
       }
       __syncthreads();
     }
-    for (int col = threadIdx.x; col <= p.dim; col += TileT::kBlockThreads) partial[col] = block_sum[col];
+    for (int col = threadIdx.x; col <= p.dim; col += TileT::kBlockThreads)
+      store_global(partial + col, load_shared(block_sum + col));
   }
 }
 
@@ -264,6 +310,7 @@ struct ForwardLauncher {
   }
 };
 
+// p.num_blocks comes from backward_blocks() on the host, which also sized p.partials.
 template <typename T, class TileT>
 struct BackwardLauncher {
   static void launch(const BackwardParams& p, StreamHandle stream) {
@@ -275,12 +322,16 @@ struct BackwardLauncher {
 
 }  // namespace rdm::act
 
-// One instantiation per .cu file (per dtype and direction) so that builds parallelise.
-#define RDM_ACT_INSTANTIATE(direction, Params, Launcher, Kind, T)                                    \
-  template <>                                                                                       \
-  void rdm::act::direction##_launch<rdm::ScalarKind::Kind>(const rdm::act::Params& p,               \
-                                                           rdm::StreamHandle stream) {               \
-    rdm::act::dispatch_tile<rdm::act::Launcher, T>(rdm::ScalarKind::Kind, p, stream);                \
+// One instantiation per generated .cu file (csrc/kernels/instantiations.json lists them):
+// RDM_ACT_INSTANTIATE(forward|backward, ScalarKind enumerator, element type).
+#define RDM_ACT_INSTANTIATE(direction, Kind, T) RDM_ACT_INSTANTIATE_##direction(Kind, T)
+#define RDM_ACT_INSTANTIATE_forward(Kind, T) \
+  RDM_ACT_INSTANTIATE_LAUNCH(forward, ForwardParams, ForwardLauncher, Kind, T)
+#define RDM_ACT_INSTANTIATE_backward(Kind, T) \
+  RDM_ACT_INSTANTIATE_LAUNCH(backward, BackwardParams, BackwardLauncher, Kind, T)
+#define RDM_ACT_INSTANTIATE_LAUNCH(direction, Params, Launcher, Kind, T)                             \
+  template <>                                                                                    \
+  void rdm::act::direction##_launch<rdm::ScalarKind::Kind>(const rdm::act::Params& p,            \
+                                                           rdm::StreamHandle stream) {           \
+    rdm::act::dispatch_tile<rdm::act::Launcher, T>(rdm::ScalarKind::Kind, p, stream);             \
   }
-#define RDM_ACT_INSTANTIATE_FORWARD(Kind, T) RDM_ACT_INSTANTIATE(forward, ForwardParams, ForwardLauncher, Kind, T)
-#define RDM_ACT_INSTANTIATE_BACKWARD(Kind, T) RDM_ACT_INSTANTIATE(backward, BackwardParams, BackwardLauncher, Kind, T)

@@ -2,6 +2,8 @@
 // A group of N elements is moved in 16-byte chunks (one 128-bit transaction each) when
 // N * sizeof(T) is a multiple of 16, element by element otherwise. Callers guarantee
 // 16-byte alignment of the chunked addresses (checked on the host before choosing N).
+// Every access goes through rdm::load_global/store_global, one call per chunk, so the
+// emulation counts each 16-byte access as one 16-byte request.
 #pragma once
 #include "../portable.h"
 
@@ -47,7 +49,7 @@ __device__ __forceinline__ void load_floats(const T* __restrict__ src, float (&d
     constexpr int kPerWord = 4 / sizeof(T), kPerChunk = 16 / sizeof(T);
 #pragma unroll
     for (int c = 0; c < N / kPerChunk; ++c) {
-      const uint4 raw = reinterpret_cast<const uint4*>(src)[c];
+      const uint4 raw = load_global(reinterpret_cast<const uint4*>(src) + c);
       const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
       for (int w = 0; w < 4; ++w)
@@ -56,7 +58,7 @@ __device__ __forceinline__ void load_floats(const T* __restrict__ src, float (&d
     }
   } else {
 #pragma unroll
-    for (int e = 0; e < N; ++e) dst[e] = to_float(src[e]);
+    for (int e = 0; e < N; ++e) dst[e] = to_float(load_global(src + e));
   }
 }
 
@@ -71,11 +73,11 @@ __device__ __forceinline__ void store_floats(T* __restrict__ dst, const float (&
       for (int w = 0; w < 4; ++w)
 #pragma unroll
         for (int e = 0; e < kPerWord; ++e) words[w] |= float_to_bits<T>(src[c * kPerChunk + w * kPerWord + e]) << (16 * e);
-      reinterpret_cast<uint4*>(dst)[c] = make_uint4(words[0], words[1], words[2], words[3]);
+      store_global(reinterpret_cast<uint4*>(dst) + c, make_uint4(words[0], words[1], words[2], words[3]));
     }
   } else {
 #pragma unroll
-    for (int e = 0; e < N; ++e) dst[e] = from_float<T>(src[e]);
+    for (int e = 0; e < N; ++e) store_global(dst + e, from_float<T>(src[e]));
   }
 }
 

@@ -8,10 +8,12 @@ from typing import Optional, Sequence
 import torch
 
 from rdm.bench import cases as registry
+from rdm.bench import counters as simt_counters
 from rdm.bench.harness import (
     DTYPE_NAMES,
     DTYPES,
     Case,
+    Result,
     RunConfig,
     format_columns,
     format_table,
@@ -41,12 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sizes", choices=registry.SIZES,
                         help="case sizes (default: full on cuda, small on cpu)")
     parser.add_argument("--simt", action="store_true",
-                        help="cpu only: also run the emulated CUDA kernels (torch.ops.rdm_simt) on tiny cases")
+                        help="cpu only: also run the emulated CUDA kernels (torch.ops.rdm_simt) on tiny cases, "
+                        "report their performance counters and a roofline estimate at the full shapes")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                         help="also time torch.compile'd reference/naive (default: on for cuda, off for cpu)")
     parser.add_argument("--repeats", type=int, help="timed runs per implementation (default: 50 cuda, 20 cpu)")
     parser.add_argument("--warmup", type=int, help="untimed runs first (default: 10 cuda, 3 cpu)")
-    parser.add_argument("--out", help="write every figure and the environment to this JSON file")
+    parser.add_argument("--out", help="write every figure and the environment to this JSON file (updated after each case)")
     parser.add_argument("--list", action="store_true", help="list the cases and implementations, run nothing")
     return parser
 
@@ -105,6 +108,18 @@ def _listing(cases: Sequence[Case], config: RunConfig) -> str:
     return "\n".join(format_columns(header, rows, first_numeric=len(header)))
 
 
+def simt_report(results: Sequence[Result], estimates: Sequence[dict]) -> str:
+    """The counters of the emulated rows and the roofline estimates derived from them."""
+    counted = [row for row in results if row.simt_counters is not None]
+    lines = ["", "emulated kernels (counters at the tiny shapes; docs/kernels.md \"Performance counters\"):"]
+    lines += format_columns(simt_counters.COUNTER_COLUMNS, [simt_counters.counter_cells(row) for row in counted],
+                            simt_counters.COUNTER_COLUMNS.index("launches"))
+    lines += ["", "roofline estimate at the full shapes (compulsory bytes x bytes/compulsory of the worst tiny case):"]
+    lines += format_columns(simt_counters.ESTIMATE_COLUMNS, [simt_counters.estimate_cells(row) for row in estimates],
+                            simt_counters.ESTIMATE_COLUMNS.index("bytes ratio"))
+    return "\n".join(lines)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the rdm-bench console script; non-zero exit if any row failed its check."""
     parser = build_parser()
@@ -115,9 +130,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.list:
         print(_listing(cases, config))
         return 0
-    results = run_cases(cases, config)
+    write = (lambda done: write_json(args.out, config, done)) if args.out else None  # after every case
+    results = run_cases(cases, config, on_case=write)
     print(format_table(results, roofline_note(config.device)))
+    estimates = []
+    if config.simt:
+        full_cases = [case for op in ops for case in registry.load_cases(op, "full")]
+        estimates = simt_counters.estimates(results, full_cases)
+        print(simt_report(results, estimates))
     if args.out:
-        write_json(args.out, config, results)
+        write_json(args.out, config, results, estimates)
         print(f"wrote {args.out}", file=sys.stderr)
     return 1 if any(row.failed for row in results) else 0

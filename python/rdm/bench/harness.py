@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, TextIO, Union
 import numpy as np
 import torch
 
+from rdm.bench import counters as simt_counters
 from rdm.bench.roofline import Cost, GpuPeaks, detect_gpu, floor_seconds
 
 # ----------------------------------------------------------------------------- case model
@@ -87,19 +88,27 @@ class Case:
     shape: str  # printable input shape
     mode: str  # FWD or FWD_BWD
     make_inputs: Callable[[torch.device, torch.dtype, bool], CaseInputs]  # (device, dtype, requires_grad)
-    cost: Callable[[torch.dtype], Cost]  # floor work for the benchmark dtype
+    cost: Callable[[torch.dtype], Cost]  # floor work for the benchmark dtype (bytes: the compulsory bytes)
     kernel: Target  # rdm.ops.<op>: runs the CUDA kernel on CUDA tensors
     reference: Target  # rdm.reference.<op>: also the correctness oracle
     naive: Optional[Target] = None  # the unfused PyTorch a user would otherwise write
     compile_naive: bool = True  # False where compiling would unroll long Python loops
     peers: tuple[Peer, ...] = ()
     simt: Optional[Target] = None  # torch.ops.rdm_simt.<op>; set on tiny cases only (it is slow)
+    # Useful tensor-core FLOPs of the case for the benchmark dtype (e.g. 2*M*N*K of a GEMM),
+    # compared with what the emulated mma instructions execute; None: no tensor-core work.
+    tensor_flops: Optional[Callable[[torch.dtype], int]] = None
     golden_dtype: torch.dtype = torch.float64  # the reference runs in this to produce the oracle
     # Names in mismatch reports; positions ("out0", "grad(arg0)") where not given.
     output_names: tuple[str, ...] = ()
     arg_names: tuple[str, ...] = ()
     # keyed by benchmark dtype (a dataclass default must be hashable, hence the factory)
     tolerances: Mapping[torch.dtype, Tolerance] = field(default_factory=lambda: DEFAULT_TOLERANCES)
+
+
+def matmul_flops(cost: Callable[[torch.dtype], Cost]) -> Callable[[torch.dtype], int]:
+    """Case.tensor_flops of an op whose floor FLOPs are all matrix products (tensor-core work)."""
+    return lambda dtype: cost(dtype).flops
 
 
 def importable(module_name: str) -> Callable[[], bool]:
@@ -140,6 +149,9 @@ class RunConfig:
     warmup: int
 
 
+SIMT_IMPL = "rdm_simt"  # the row of the emulated CUDA kernels
+
+
 @dataclass(frozen=True)
 class Impl:
     name: str
@@ -155,7 +167,7 @@ def plan_implementations(case: Case, dtype: torch.dtype, config: RunConfig) -> l
     if on_cuda:
         impls.append(Impl("rdm", case.kernel))
     if config.simt and case.simt is not None and not on_cuda:
-        impls.append(Impl("rdm_simt", case.simt))
+        impls.append(Impl(SIMT_IMPL, case.simt))
     impls.append(Impl("reference", case.reference))
     if config.compile:
         impls.append(Impl("reference+compile", case.reference, compiled=True))
@@ -344,6 +356,7 @@ class Result:
     tflop_per_s: Optional[float] = None
     fraction_of_floor: Optional[float] = None  # floor time / median time
     speedup_vs_reference: Optional[float] = None  # reference median / this median
+    simt_counters: Optional[simt_counters.SimtCounters] = None  # rdm_simt rows: what the emulated kernels did
 
     @property
     def failed(self) -> bool:
@@ -399,9 +412,17 @@ def run_case(case: Case, dtype: torch.dtype, config: RunConfig, gpu: Optional[Gp
 
     results = []
     for impl in impls:
+        counted = None
         try:
             fn = _prepare(impl)
-            outputs = call(fn, inputs, case.mode)  # also triggers compilation, outside the timing
+            if impl.name == SIMT_IMPL:  # the correctness run also counts what the emulated kernels do
+                captured = []
+                launches = simt_counters.collect(lambda: captured.append(call(fn, inputs, case.mode)))
+                outputs = captured[0]
+                useful = None if case.tensor_flops is None else case.tensor_flops(dtype)
+                counted = simt_counters.summarise(launches, cost.bytes_moved, useful)
+            else:
+                outputs = call(fn, inputs, case.mode)  # also triggers compilation, outside the timing
             _synchronize(config.device)
         except Exception as exc:
             results.append(result(impl, ERROR, _error_text(exc)))
@@ -412,6 +433,7 @@ def run_case(case: Case, dtype: torch.dtype, config: RunConfig, gpu: Optional[Gp
             results.append(result(impl, MISMATCH, failure, errors))
             continue
         row = result(impl, OK, errors=errors)
+        row.simt_counters = counted
         try:
             row.timing = Timing.of(_time(lambda: call(fn, inputs, case.mode), config))
         except Exception as exc:
@@ -442,9 +464,11 @@ def _add_rates(results: list[Result]) -> None:
             row.speedup_vs_reference = reference.timing.median_ms / row.timing.median_ms
 
 
-def run_cases(cases: Sequence[Case], config: RunConfig, progress: Optional[TextIO] = None) -> list[Result]:
+def run_cases(cases: Sequence[Case], config: RunConfig, progress: Optional[TextIO] = None,
+              on_case: Optional[Callable[[list[Result]], None]] = None) -> list[Result]:
     """Runs every case in every configured dtype, logging a line per case start and end
-    to `progress` (default: sys.stderr as it is at call time)."""
+    to `progress` (default: sys.stderr as it is at call time); `on_case` gets the results
+    so far after each case (rdm-bench --out rewrites its JSON, so a killed run keeps them)."""
     progress = progress or sys.stderr
     gpu = _detected_gpu(config.device)
     jobs = [(case, dtype) for case in cases for dtype in config.dtypes]
@@ -460,6 +484,8 @@ def run_cases(cases: Sequence[Case], config: RunConfig, progress: Optional[TextI
             file=progress, flush=True,
         )
         results.extend(rows)
+        if on_case is not None:
+            on_case(results)
         if config.device.type == "cuda":
             torch.cuda.empty_cache()  # the next case may need the memory this one's inputs held
     return results
@@ -591,7 +617,10 @@ def environment(device: torch.device) -> dict[str, Any]:
     }
 
 
-def write_json(path: Union[str, Path], config: RunConfig, results: Sequence[Result]) -> None:
+def write_json(
+    path: Union[str, Path], config: RunConfig, results: Sequence[Result], simt_estimates: Sequence[dict] = ()
+) -> None:
+    """Every figure and the environment; `simt_estimates`: rows of counters.estimates (--simt)."""
     payload = {
         "environment": environment(config.device),
         "config": {
@@ -603,5 +632,8 @@ def write_json(path: Union[str, Path], config: RunConfig, results: Sequence[Resu
             "warmup": config.warmup,
         },
         "results": [dataclasses.asdict(row) for row in results],
+        **({"simt_estimates": list(simt_estimates)} if config.simt else {}),
     }
-    Path(path).write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    partial = Path(f"{path}.partial")  # then renamed: a run killed mid-write keeps the previous file
+    partial.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    partial.replace(path)

@@ -22,10 +22,16 @@ def op(namespace: str, name: str):
 #
 # Such an op's kernel runs its C++ check op, then the reference. Until an op's CUDA kernel
 # lands (it is listed in csrc/registration/pending_cuda_kernels.txt) the reference is its
-# CUDA kernel too. Its backward op, rdm::<name>_backward, takes the gradients of the outputs,
-# then the op's inputs (then its outputs, if `saves_outputs`), and returns the gradients of
-# the inputs at `grad_positions`, an empty tensor for an absent optional input (a fixed list
-# of defined tensors); the autograd formula maps those back to None.
+# CUDA kernel too; once it lands in C++, the op registers the reference for "cpu" only.
+#
+# Backward ops: an op's autograd formula calls a backward op (rdm::<name>_backward, by
+# default) with the gradients of the op's differentiable outputs, then what the forward
+# saved: some or all of its inputs and, where the backward needs them, some of its outputs
+# (e.g. the halting decisions that rdm::_act_accumulate_fwd, the internal companion of
+# rdm::act_accumulate, returns for its backward). The backward op returns the gradients of
+# the inputs at `grad_positions`, an empty tensor for an absent optional input (a fixed
+# list of defined tensors); the autograd formula maps those back to None. Its reference
+# kernel differentiates `reference(*saved)` by autograd.
 
 
 def fresh(outputs, inputs):
@@ -63,71 +69,128 @@ def _with_defaults(name, fn):
     return complete
 
 
-def register_op(name, kernel, fake):
-    """kernel: rdm::<name>'s CPU and (for now) CUDA kernel; fake: its fake in every namespace."""
-    torch.library.register_kernel(qualified("rdm", name), ("cpu", "cuda"), _with_defaults(name, kernel))
+REFERENCE_DEVICES = ("cpu", "cuda")  # an op whose CUDA kernel is still pending
+
+
+def register_op(name, kernel, fake, *, devices=REFERENCE_DEVICES):
+    """kernel: rdm::<name>'s kernel on `devices`, those where it is the Python reference
+    ("cpu", and "cuda" while the CUDA kernel is pending); fake: its fake in every namespace."""
+    torch.library.register_kernel(qualified("rdm", name), devices, _with_defaults(name, kernel))
     for namespace in NAMESPACES:
         torch.library.register_fake(qualified(namespace, name), _with_defaults(name, fake))
 
 
-def _absent_grad(inputs, grad_positions):
-    """The gradient of an absent optional input: an empty tensor (a new one each time, as
-    outputs must not alias each other)."""
-    return inputs[grad_positions[0]].new_empty(0)
+def _as_tuple(outputs):
+    return (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
 
 
-def register_backward(name, *, check, reference, num_outputs, grad_positions, saves_outputs=False):
-    """Registers rdm::<name>_backward (kernel: autograd through reference; fake) and the
-    autograd formula of rdm::<name>, in every namespace (see the section comment)."""
+def register_autograd(
+    name,
+    *,
+    check,
+    reference,
+    num_grads,
+    grad_positions,
+    backward=None,
+    saved_inputs=None,
+    saved_outputs=(),
+    forwarded_grads=None,
+    devices=REFERENCE_DEVICES,
+):
+    """Registers the backward op (kernel on `devices`: autograd through reference; fake) and
+    the autograd formula of rdm::<name>, in every namespace (see the section comment).
 
-    def forward(*inputs):  # grad_through needs a sequence of outputs
-        outputs = reference(*inputs)
-        return (outputs,) if isinstance(outputs, Tensor) else outputs
+    backward: the backward op's name (default <name>_backward). It takes the gradients of
+    the first num_grads outputs of rdm::<name>, then the saved arguments: the inputs at
+    saved_inputs (default: all), then the outputs at saved_outputs. check(*args) validates
+    all of its arguments; reference(*saved) recomputes those num_grads outputs
+    differentiably. grad_positions: the inputs (each a saved one) whose gradients it
+    returns, in order. forwarded_grads: {input position: output position} for inputs whose
+    gradient is an output's gradient unchanged (e.g. an accumulator added to the output)."""
+    backward = backward or f"{name}_backward"
+    forwarded_grads = forwarded_grads or {}
 
-    def split(args):
-        inputs = args[num_outputs : len(args) - num_outputs if saves_outputs else len(args)]
-        return args[:num_outputs], inputs
+    def layout(num_inputs):
+        """Saved input positions, and each grad position's index among the saved arguments."""
+        inputs = tuple(range(num_inputs)) if saved_inputs is None else tuple(saved_inputs)
+        return inputs, [inputs.index(i) for i in grad_positions]
+
+    def split(args):  # the backward op's arguments: gradients, then what was saved
+        return args[:num_grads], args[num_grads:]
+
+    def absent_grad(saved, saved_at):
+        """The gradient of an absent optional input: an empty tensor (a new one each time, as
+        outputs must not alias each other)."""
+        return saved[saved_at[0]].new_empty(0)
+
+    def saved_positions(saved):
+        return layout(len(saved) - len(saved_outputs))[1]
+
+    def forward(*saved):  # grad_through needs a sequence of outputs
+        return _as_tuple(reference(*saved))
 
     def kernel(*args):
-        grad_outputs, inputs = split(args)
-        check(*inputs)
-        present = [i for i in grad_positions if inputs[i] is not None]
-        grads = dict(zip(present, grad_through(forward, inputs, present, grad_outputs)))
-        grads = [grads[i] if i in grads else _absent_grad(inputs, grad_positions) for i in grad_positions]
-        return fresh(grads, args)
+        check(*args)
+        grad_outputs, saved = split(args)
+        saved_at = saved_positions(saved)
+        present = [j for j in saved_at if saved[j] is not None]
+        grads = dict(zip(present, grad_through(forward, saved, present, grad_outputs)))
+        return fresh([grads[j] if j in grads else absent_grad(saved, saved_at) for j in saved_at], args)
 
     def fake(*args):
-        _, inputs = split(args)
-        check(*inputs)
+        check(*args)
+        _, saved = split(args)
+        saved_at = saved_positions(saved)
         return tuple(
-            _absent_grad(inputs, grad_positions) if inputs[i] is None else inputs[i].new_empty(inputs[i].shape)
-            for i in grad_positions
+            absent_grad(saved, saved_at) if saved[j] is None else saved[j].new_empty(saved[j].shape) for j in saved_at
         )
 
     def setup_context(ctx, inputs, output):
-        saved = (*inputs, *output) if saves_outputs else inputs
+        outputs = _as_tuple(output)
+        saved = [inputs[i] for i in layout(len(inputs))[0]] + [outputs[i] for i in saved_outputs]
+        ctx.num_inputs = len(inputs)
         ctx.tensor_positions = [i for i, a in enumerate(saved) if isinstance(a, Tensor)]
         ctx.save_for_backward(*(saved[i] for i in ctx.tensor_positions))
         ctx.non_tensors = [None if isinstance(a, Tensor) else a for a in saved]
 
     def autograd_backward(backward_op):
-        def backward(ctx, *grad_outputs):
+        def formula(ctx, *grad_outputs):
             saved = list(ctx.non_tensors)
             for i, t in zip(ctx.tensor_positions, ctx.saved_tensors):
                 saved[i] = t
-            inputs = saved[: len(saved) - num_outputs] if saves_outputs else saved
-            grads = backward_op(*grad_outputs, *saved)
-            input_grads = [None] * len(inputs)
-            for i, grad in zip(grad_positions, grads):
-                input_grads[i] = None if inputs[i] is None else grad
+            grads = backward_op(*grad_outputs[:num_grads], *saved)
+            input_grads = [None] * ctx.num_inputs
+            for i, j, grad in zip(grad_positions, layout(ctx.num_inputs)[1], grads):
+                input_grads[i] = None if saved[j] is None else grad
+            for i, o in forwarded_grads.items():
+                input_grads[i] = grad_outputs[o]
             return tuple(input_grads)
 
-        return backward
+        return formula
 
-    register_op(f"{name}_backward", kernel, fake)
+    register_op(backward, kernel, fake, devices=devices)
     for namespace in NAMESPACES:
         torch.library.register_autograd(
             qualified(namespace, name),
-            autograd_backward(op(namespace, f"{name}_backward")),
+            autograd_backward(op(namespace, backward)),
             setup_context=setup_context,
         )
+
+
+def register_backward(name, *, check, reference, num_outputs, grad_positions, saves_outputs=False):
+    """register_autograd for an op whose backward takes the gradients of all its outputs,
+    then all its inputs (then all its outputs if `saves_outputs`); check and reference take
+    the op's inputs."""
+
+    def inputs_of(args):
+        saved = args[num_outputs:]
+        return saved[: len(saved) - num_outputs] if saves_outputs else saved
+
+    register_autograd(
+        name,
+        check=lambda *args: check(*inputs_of(args)),
+        reference=lambda *saved: reference(*inputs_of((None,) * num_outputs + saved)),
+        num_grads=num_outputs,
+        grad_positions=grad_positions,
+        saved_outputs=tuple(range(num_outputs)) if saves_outputs else (),
+    )

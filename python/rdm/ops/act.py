@@ -1,11 +1,17 @@
-"""rdm::act_accumulate: the fused ACT halting-accumulate op (public wrapper, CPU kernel,
-fake kernel, autograd)."""
+"""rdm::act_accumulate: the fused ACT halting-accumulate op (public wrapper; CPU kernels,
+fakes and autograd of its internal companion rdm::_act_accumulate_fwd and of
+rdm::act_accumulate_backward).
+
+rdm::act_accumulate itself is a C++ composite of rdm::_act_accumulate_fwd, which also
+returns each position's halting decision; autograd saves those decisions for the
+backward, which never decides again. The CUDA kernels (and the emulated ones of rdm_simt)
+are registered in C++.
+"""
 import torch
 from torch import Tensor
 
 from ..reference import act as reference
-from ..reference._autograd import grad_through
-from ._registration import NAMESPACES, op, qualified
+from ._registration import reference_kernel, register_autograd, register_op
 
 
 def act_accumulate(
@@ -39,67 +45,37 @@ def act_accumulate(
         (h_acc_out (..., D) float32, cum_p_out (...) float32, weight (...) float32).
 
     Differentiable with respect to h, halt_weight, halt_bias, h_acc and cum_p (the latter
-    through the remainder ``1 - cum_p``). On CUDA one kernel reads h once per direction.
+    through the remainder ``1 - cum_p``); the backward takes the forward's halting decisions
+    rather than deciding again. On CUDA one kernel reads h once per direction. Inputs need
+    not be contiguous: any layout whose last dimension is contiguous and whose leading
+    dimensions collapse into one stride is read in place.
     """
     return torch.ops.rdm.act_accumulate(h, halt_weight, halt_bias, h_acc, cum_p, threshold, is_last)
 
 
-def _cpu_forward(h, halt_weight, halt_bias, h_acc, cum_p, threshold, is_last):
+def _check(h, halt_weight, halt_bias, h_acc, cum_p, threshold, is_last):
     torch.ops.rdm._act_accumulate_check(h, halt_weight, halt_bias, h_acc, cum_p, threshold)
-    return reference.act_accumulate(h, halt_weight, halt_bias, h_acc, cum_p, threshold, is_last)
 
 
-def _cpu_backward(grad_h_acc_out, grad_cum_p_out, grad_weight, h, halt_weight, halt_bias, cum_p, threshold, is_last):
-    torch.ops.rdm._act_accumulate_check(h, halt_weight, halt_bias, grad_h_acc_out, cum_p, threshold)
-    # h_acc only shifts h_acc_out, so any h_acc gives the same gradients for the others.
-    args = (h, halt_weight, halt_bias, torch.zeros_like(grad_h_acc_out), cum_p, threshold, is_last)
-    return tuple(grad_through(reference.act_accumulate, args, (0, 1, 2, 4), (grad_h_acc_out, grad_cum_p_out, grad_weight)))
+def _fake_forward(h, halt_weight, halt_bias, h_acc, cum_p, threshold, is_last):
+    _check(h, halt_weight, halt_bias, h_acc, cum_p, threshold, is_last)
+    def position(dtype=cum_p.dtype):
+        return cum_p.new_empty(cum_p.shape, dtype=dtype)
+
+    return h_acc.new_empty(h_acc.shape), position(), position(), position(torch.uint8)
 
 
-def _fake_forward(namespace):
-    def fake(h, halt_weight, halt_bias, h_acc, cum_p, threshold, is_last):
-        op(namespace, "_act_accumulate_check")(h, halt_weight, halt_bias, h_acc, cum_p, threshold)
-        return h_acc.new_empty(h_acc.shape), cum_p.new_empty(cum_p.shape), cum_p.new_empty(cum_p.shape)
-
-    return fake
-
-
-def _fake_backward(grad_h_acc_out, grad_cum_p_out, grad_weight, h, halt_weight, halt_bias, cum_p, threshold, is_last):
-    return (
-        h.new_empty(h.shape),
-        halt_weight.new_empty(halt_weight.shape),
-        halt_bias.new_empty(halt_bias.shape),
-        cum_p.new_empty(cum_p.shape),
-    )
-
-
-def _setup_context(ctx, inputs, output):
-    h, halt_weight, halt_bias, _h_acc, cum_p, threshold, is_last = inputs
-    ctx.save_for_backward(h, halt_weight, halt_bias, cum_p)
-    ctx.threshold, ctx.is_last = threshold, is_last
-
-
-def _autograd_backward(namespace):
-    backward_op = op(namespace, "act_accumulate_backward")
-
-    def backward(ctx, grad_h_acc_out, grad_cum_p_out, grad_weight):
-        h, halt_weight, halt_bias, cum_p = ctx.saved_tensors
-        if grad_h_acc_out is None:
-            grad_h_acc_out = torch.zeros(h.shape, dtype=cum_p.dtype, device=h.device)
-        grad_h, grad_w, grad_b, grad_cum_p = backward_op(
-            grad_h_acc_out, grad_cum_p_out, grad_weight, h, halt_weight, halt_bias, cum_p, ctx.threshold, ctx.is_last
-        )
-        # h_acc_out = h_acc + ...: the gradient of h_acc is the incoming one.
-        return grad_h, grad_w, grad_b, grad_h_acc_out, grad_cum_p, None, None
-
-    return backward
-
-
-torch.library.register_kernel("rdm::act_accumulate", "cpu", _cpu_forward)
-torch.library.register_kernel("rdm::act_accumulate_backward", "cpu", _cpu_backward)
-for _ns in NAMESPACES:
-    torch.library.register_fake(qualified(_ns, "act_accumulate"), _fake_forward(_ns))
-    torch.library.register_fake(qualified(_ns, "act_accumulate_backward"), _fake_backward)
-    torch.library.register_autograd(
-        qualified(_ns, "act_accumulate"), _autograd_backward(_ns), setup_context=_setup_context
-    )
+_CPU = ("cpu",)  # the CUDA kernels are in C++
+register_op("_act_accumulate_fwd", reference_kernel(_check, reference.act_accumulate_fwd), _fake_forward, devices=_CPU)
+register_autograd(
+    "_act_accumulate_fwd",
+    backward="act_accumulate_backward",
+    check=torch.ops.rdm._act_accumulate_backward_check,
+    reference=reference.act_accumulate_given_decisions,
+    num_grads=3,  # h_acc_out, cum_p_out, weight (halt_state is not differentiable)
+    saved_inputs=(0, 1, 2, 4),  # h, halt_weight, halt_bias, cum_p
+    saved_outputs=(3,),  # halt_state
+    grad_positions=(0, 1, 2, 4),
+    forwarded_grads={3: 0},  # h_acc_out = h_acc + weight * h
+    devices=_CPU,
+)

@@ -71,20 +71,38 @@ def _input_factory(batch: int, seq: int, dim: int):
 
 def _forward_cost(tokens: int, dim: int, dtype: torch.dtype) -> Cost:
     elt = torch.finfo(dtype).bits // 8
-    read = tokens * dim * elt + tokens * dim * 4 + tokens * 4 + dim * 4  # h, h_acc, cum_p, w
-    write = tokens * dim * 4 + tokens * 4 + tokens * 4  # h_acc_out, cum_p_out, weight
+    read = tokens * dim * elt + tokens * dim * 4 + tokens * 4 + dim * 4 + 4  # h, h_acc, cum_p, w, b
+    # h_acc_out, cum_p_out, weight, and the uint8 halting decisions saved for the backward
+    write = tokens * dim * 4 + tokens * 4 + tokens * 4 + tokens
     return Cost(read + write, flops=4 * tokens * dim)  # dot product + weighted accumulate
 
 
+# The backward's grid, as csrc/kernels/act/act_params.h sizes it: per row tile (the first
+# whose row covers D): (elements per row, rows per block, blocks resident per SM).
+_BACKWARD_TILES = ((256, 4, 4), (512, 4, 4), (2048, 1, 4), (8192, 1, 1))
+_H200_SMS = 132  # when no GPU is present to ask
+
+
+def _backward_blocks(tokens: int, dim: int) -> int:
+    sms = torch.cuda.get_device_properties(0).multi_processor_count if torch.cuda.is_available() else _H200_SMS
+    rows_per_block, per_sm = next((rows, per_sm) for cols, rows, per_sm in _BACKWARD_TILES if dim <= cols)
+    return min(-(-tokens // rows_per_block), sms * per_sm)
+
+
 def _backward_cost(tokens: int, dim: int, dtype: torch.dtype) -> Cost:
+    """What the backward moves: the kernel, the column sum of its per-block partial
+    gradients and the copies that split them into grad_halt_weight and grad_halt_bias.
+    grad_h_acc is grad_h_acc_out itself (h_acc_out = h_acc + ...): nothing is written."""
     elt = torch.finfo(dtype).bits // 8
-    # h, grad_h_acc_out, grads of cum_p_out and weight, cum_p, w
-    read = tokens * dim * elt + tokens * dim * 4 + 2 * tokens * 4 + tokens * 4 + dim * 4
-    # grad_h, grad_h_acc, grad_cum_p, grad_w, grad_b
-    write = tokens * dim * elt + tokens * dim * 4 + tokens * 4 + dim * 4 + 4
+    partials = _backward_blocks(tokens, dim) * (dim + 1) * 4
+    # h, grad_h_acc_out, grads of cum_p_out and weight, cum_p, halt_state, w, b
+    kernel_read = tokens * dim * elt + tokens * dim * 4 + 2 * tokens * 4 + tokens * 4 + tokens + dim * 4 + 4
+    kernel_write = tokens * dim * elt + tokens * 4 + partials  # grad_h, grad_cum_p, partials
+    column_sum = partials + (dim + 1) * 4
+    split = 2 * (dim + 1) * 4  # read and write grad_halt_weight and grad_halt_bias
     # 2ND for the dot grad_h_acc_out . h (the gradient of p), 2ND for grad_w = sum dlogit * h,
     # 4ND for grad_h = weight * grad_h_acc_out + dlogit * w
-    return Cost(read + write, flops=8 * tokens * dim)
+    return Cost(kernel_read + kernel_write + column_sum + split, flops=8 * tokens * dim)
 
 
 def _cost_function(tokens: int, dim: int, mode: str):

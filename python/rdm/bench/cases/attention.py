@@ -10,7 +10,7 @@ import functools
 
 import torch
 
-from rdm.bench.harness import FWD, FWD_BWD, Case, CaseInputs, Peer, importable
+from rdm.bench.harness import FWD, FWD_BWD, Case, CaseInputs, Peer, importable, matmul_flops
 from rdm.bench.roofline import Cost
 from rdm.models.config import RDMConfig
 
@@ -144,13 +144,15 @@ def _case(label: str, shape: tuple[int, ...], mode: str) -> Case:
     if num_global == 0:
         peers.append(Peer("flash_attn", flash_attention, importable("flash_attn"),
                           dtypes=(torch.bfloat16, torch.float16)))
+    cost = _cost_function(*shape, mode)
     return Case(
         op="sliding_window_attention",
         label=label,
         shape=f"{batch}x{num_queries}/{num_keys}x{heads}/{kv_heads}x{head_dim} w{window} g{num_global}",
         mode=mode,
         make_inputs=_input_factory(*shape),
-        cost=_cost_function(*shape, mode),
+        cost=cost,
+        tensor_flops=matmul_flops(cost),
         kernel="rdm.ops:sliding_window_attention",
         reference="rdm.reference:sliding_window_attention",
         naive=attention_naive if batch * heads * num_queries * num_keys * 4 <= NAIVE_MAX_SCORE_BYTES else None,

@@ -13,7 +13,7 @@ from types import MappingProxyType
 import torch
 import torch.nn.functional as F
 
-from rdm.bench.harness import DEFAULT_TOLERANCES, FWD, FWD_BWD, Case, CaseInputs, Peer
+from rdm.bench.harness import DEFAULT_TOLERANCES, FWD, FWD_BWD, Case, CaseInputs, Peer, matmul_flops
 from rdm.bench.roofline import Cost
 from rdm.models.config import RDMConfig
 
@@ -97,13 +97,15 @@ def _gemm_cost(rows: int, in_dim: int, out_dim: int, experts: int, mode: str):
 
 def _gemm_case(label: str, tokens: int, in_dim: int, out_dim: int, experts: int, top_k: int, mode: str) -> Case:
     rows = tokens * top_k
+    cost = _gemm_cost(rows, in_dim, out_dim, experts, mode)
     return Case(
         op="grouped_gemm",
         label=label,
         shape=f"{rows}x{in_dim} E{experts}x{in_dim}x{out_dim}",
         mode=mode,
         make_inputs=_gemm_inputs(tokens, in_dim, out_dim, experts, top_k),
-        cost=_gemm_cost(rows, in_dim, out_dim, experts, mode),
+        cost=cost,
+        tensor_flops=matmul_flops(cost),
         kernel="rdm.ops:grouped_gemm",
         reference="rdm.reference:grouped_gemm",
         naive=grouped_gemm_naive,
@@ -187,13 +189,15 @@ def _layer_cost(tokens: int, d_model: int, hidden: int, experts: int, top_k: int
 
 
 def _layer_case(label: str, tokens: int, d_model: int, hidden: int, experts: int, top_k: int, mode: str) -> Case:
+    cost = _layer_cost(tokens, d_model, hidden, experts, top_k, mode)
     return Case(
         op="moe_routed_experts",
         label=label,
         shape=f"{tokens}x{d_model} E{experts} k{top_k} H{hidden}",
         mode=mode,
         make_inputs=_layer_inputs(tokens, d_model, hidden, experts, top_k),
-        cost=_layer_cost(tokens, d_model, hidden, experts, top_k, mode),
+        cost=cost,
+        tensor_flops=matmul_flops(cost),
         kernel=routed_experts,
         reference=routed_experts_reference,
         naive=routed_experts_naive,
