@@ -10,6 +10,7 @@ set(RDM_COMMON_SOURCES
   csrc/ops/gla_check.cpp
   csrc/ops/attention_check.cpp
   csrc/ops/moe_check.cpp
+  csrc/ops/device_errors.cpp
 )
 
 # Kernel implementations (TORCH_LIBRARY_IMPL for the CUDA key, or for the CPU key of
@@ -17,6 +18,7 @@ set(RDM_COMMON_SOURCES
 set(RDM_KERNEL_OP_SOURCES
   csrc/ops/act_accumulate_kernel.cpp
   csrc/ops/probe_ops.cpp
+  csrc/ops/device_error_probe_ops.cpp
 )
 
 # Kernels and their launchers: plain params structs and raw pointers, no torch headers.
@@ -42,6 +44,7 @@ set(RDM_KERNEL_SOURCES
   ${RDM_GENERATED_KERNEL_SOURCES}
   csrc/kernels/reduce/column_sum.cu
   csrc/kernels/probe/tensor_core_probe.cu
+  csrc/kernels/probe/device_error_probe.cu
 )
 
 # Compiled into _simt only: ops that read the emulation's counters and set its checks.

@@ -70,6 +70,19 @@ def check_compiled_matches_eager(fn, args):
         torch.testing.assert_close(c, e)
 
 
+def check_reads_no_values_on_cuda(check_op, args):
+    """check_op(*args) on CUDA copies of args, whose index values are bad, must pass without
+    a device-to-host copy: on CUDA the values are the kernels' to check (they report bad ones
+    through the device error flag, rdm.debug_checks), never the host's on every call."""
+    cuda_args = [a.cuda() if isinstance(a, torch.Tensor) else a for a in args]
+    previous = torch.cuda.get_sync_debug_mode()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        check_op(*cuda_args)
+    finally:
+        torch.cuda.set_sync_debug_mode(previous)
+
+
 def raises(op_name, message):
     """pytest.raises for the RuntimeError "rdm.<op_name>: ..." containing `message` verbatim."""
     return pytest.raises(RuntimeError, match=re.escape(f"rdm.{op_name}: ") + ".*" + re.escape(message))

@@ -8,6 +8,7 @@ import rdm
 from op_checks import (
     check_against_float64,
     check_compiled_matches_eager,
+    check_reads_no_values_on_cuda,
     float64,
     grads_of_outputs,
     message_ids,
@@ -38,6 +39,7 @@ VARIANTS = {
     "gqa_window_and_global": dict(),
     "fewer_queries_than_keys_scale": dict(num_queries=4, num_keys=11, kv_heads=1, num_global=0, scale=0.2),
     "packed_sequences": dict(lengths=[4, 1, 5], kv_heads=4, window=2, num_global=2),
+    "packed_with_empty_sequences": dict(lengths=[0, 4, 0, 0, 5, 0], window=2, num_global=2),
 }
 
 
@@ -53,6 +55,16 @@ def test_window_one_without_global_tokens_returns_v():
     out, lse = rdm.ops.sliding_window_attention(q, k, v, window=1)
     torch.testing.assert_close(out, v)
     torch.testing.assert_close(lse, (q * k).sum(-1).transpose(1, 2) * q.shape[-1] ** -0.5)
+
+
+def test_empty_packed_sequences_are_skipped():
+    q, k, v, window, num_global, scale, cu = attention_inputs(lengths=[0, 4, 0, 5, 0])
+    out, lse = rdm.ops.sliding_window_attention(q, k, v, window, num_global, scale, cu)
+    expected = rdm.ops.sliding_window_attention(q, k, v, window, num_global, scale, packed([4, 5]))
+    for a, e in zip((out, lse), expected):
+        torch.testing.assert_close(a, e)
+    # Positions restart at the second sequence: its first query sees only its own key.
+    torch.testing.assert_close(out[:, 4], v[:, 4].repeat_interleave(2, dim=1))
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -108,7 +120,7 @@ def _bad_inputs():
     yield "with cu_seqlens, k must have as many tokens as q", [q_1, k_1.repeat(1, 2, 1, 1), v_1.repeat(1, 2, 1, 1),
                                                               3, 0, None, cu]
     yield "q must have batch size 1", [q, k, v, 3, 0, None, torch.tensor([0, 9], dtype=torch.int32)]
-    yield "cu_seqlens must increase strictly (no empty sequence), got cu_seqlens[2] = 2 after 4", \
+    yield "cu_seqlens must be non-decreasing (equal neighbours: an empty sequence), got cu_seqlens[2] = 2 after 4", \
         packed_args[:6] + [torch.tensor([0, 4, 2, 9], dtype=torch.int32)]
 
 
@@ -130,8 +142,9 @@ def test_cuda_reference_path_matches_cpu():
         torch.testing.assert_close(c.cpu(), e)
     opcheck(torch.ops.rdm.sliding_window_attention.default, tuple(cuda_args))
     grads = [g.cuda() for g in grads_of_outputs((out, lse))]
-    cuda_grads = backward(*grads, *cuda_args, out, lse)
     backward = torch.ops.rdm.sliding_window_attention_backward
+    cuda_grads = backward(*grads, *cuda_args, out, lse)
     cpu_grads = backward(*[g.cpu() for g in grads], *args, out.cpu(), lse.cpu())
     for c, e in zip(cuda_grads, cpu_grads):
         torch.testing.assert_close(c.cpu(), e)
+    check_reads_no_values_on_cuda(torch.ops.rdm._sliding_window_attention_check, args[:6] + [args[6].flip(0)])

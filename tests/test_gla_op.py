@@ -9,6 +9,7 @@ import rdm
 from op_checks import (
     check_against_float64,
     check_compiled_matches_eager,
+    check_reads_no_values_on_cuda,
     float64,
     grads_of_outputs,
     message_ids,
@@ -46,6 +47,7 @@ VARIANTS = {
     "with_initial_state": dict(),
     "no_initial_state_scale": dict(with_state=False, scale=0.3),
     "packed_sequences": dict(lengths=[2, 1, 4]),
+    "packed_with_empty_sequences": dict(lengths=[0, 2, 0, 0, 3, 0]),
 }
 
 
@@ -71,6 +73,21 @@ def test_both_ops_compute_the_same_function():
     args = gla_inputs(lengths=[3, 4])
     for a, b in zip(rdm.ops.chunk_gla(*args), rdm.ops.fused_recurrent_gla(*args)):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("name", OPS)
+@pytest.mark.parametrize("with_state", [True, False])
+def test_empty_packed_sequences_keep_their_initial_state(name, with_state):
+    q, k, v, g, scale, h0, cu = gla_inputs(lengths=[0, 3, 0, 4, 0], with_state=with_state)
+    o, final = op_function(name)(q, k, v, g, scale, h0, cu)
+    empty, full = [0, 2, 4], [1, 3]
+    expected_empty = torch.zeros_like(final[empty]) if h0 is None else h0[empty]
+    torch.testing.assert_close(final[empty], expected_empty, rtol=0, atol=0)
+    # The other sequences are as if the empty ones were not there.
+    o_full, final_full = op_function(name)(q, k, v, g, scale, None if h0 is None else h0[full], packed([3, 4]))
+    torch.testing.assert_close(o, o_full)
+    torch.testing.assert_close(final[full], final_full)
+    assert final_full.abs().min() > 0
 
 
 @pytest.mark.parametrize("name", OPS)
@@ -141,6 +158,8 @@ def _bad_inputs():
     yield "initial_state must have shape (S, H, K, V) (one per packed sequence)", packed_args[:5] + [h0, packed_args[6]]
     yield "q must have batch size 1", [q, k, v, g, scale, h0, packed_args[6]]
     yield "cu_seqlens must end at the number of tokens 7, got cu_seqlens[3] = 6", packed_args[:6] + [packed([2, 1, 3])]
+    yield "cu_seqlens must be non-decreasing (equal neighbours: an empty sequence), got cu_seqlens[2] = 1 after 2", \
+        packed_args[:6] + [torch.tensor([0, 2, 1, 7], dtype=torch.int32)]
 
 
 @pytest.mark.parametrize("name", OPS)
@@ -165,3 +184,5 @@ def test_cuda_reference_path_matches_cpu(name):
     grads = grads_of_outputs(op_function(name)(*args))
     for c, e in zip(backward(*[g.cuda() for g in grads], *cuda_args), backward(*grads, *args)):
         torch.testing.assert_close(c.cpu(), e)
+    q, k, v, g, scale, h0, cu = args
+    check_reads_no_values_on_cuda(getattr(torch.ops.rdm, f"_{name}_check"), [q, k, v, g, scale, h0, cu.flip(0)])

@@ -8,6 +8,7 @@ import rdm
 from op_checks import (
     check_against_float64,
     check_compiled_matches_eager,
+    check_reads_no_values_on_cuda,
     float64,
     grads_of_outputs,
     message_ids,
@@ -217,5 +218,8 @@ def test_cuda_reference_path_matches_cpu():
     grad = torch.randn(cpu_y.shape).to(cpu_y.dtype)
     for c, e in zip(torch.autograd.grad(cuda_y, cuda_args, grad.cuda()), torch.autograd.grad(cpu_y, cpu_args, grad)):
         torch.testing.assert_close(c.cpu(), e)
-    with raises("moe_permute", "topk_ids must lie in [0, num_experts)"):
-        rdm.ops.moe_permute(cuda_args[0], topk_ids.cuda() + 5, 5)
+    check_reads_no_values_on_cuda(torch.ops.rdm._moe_permute_check, [x, topk_ids + 5, 5])
+    check_reads_no_values_on_cuda(torch.ops.rdm._grouped_gemm_check, [x, w, torch.tensor([4, 2, 9, 7, 5],
+                                                                                          dtype=torch.int32)])
+    bad_row_id = torch.full((topk_ids.numel(),), -1, dtype=torch.int32)
+    check_reads_no_values_on_cuda(torch.ops.rdm._moe_unpermute_check, [x.repeat(2, 1), bad_row_id, topk_weights])

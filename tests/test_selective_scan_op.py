@@ -8,6 +8,7 @@ import rdm
 from op_checks import (
     check_against_float64,
     check_compiled_matches_eager,
+    check_reads_no_values_on_cuda,
     float64,
     grads_of_outputs,
     message_ids,
@@ -49,6 +50,7 @@ VARIANTS = {
     "all_inputs": dict(),
     "no_optional_inputs_3d_bc": dict(optional=False, groups=None),
     "packed_sequences": dict(lengths=[3, 1, 5]),
+    "packed_with_empty_sequences": dict(lengths=[0, 3, 0, 0, 5, 0]),
 }
 
 
@@ -72,6 +74,21 @@ def test_packed_sequences_match_separate_runs():
         out_s, last_s = rdm.ops.selective_scan(u_s, delta_s, A, B_s, C_s, D, z_s, bias, softplus, h0[s : s + 1])
         torch.testing.assert_close(out[..., start:end], out_s)
         torch.testing.assert_close(last[s : s + 1], last_s)
+
+
+@pytest.mark.parametrize("optional", [True, False])
+def test_empty_packed_sequences_keep_their_initial_state(optional):
+    u, delta, A, B, C, D, z, bias, softplus, h0, cu = scan_inputs(lengths=[0, 3, 0, 5, 0], optional=optional)
+    out, last = rdm.ops.selective_scan(u, delta, A, B, C, D, z, bias, softplus, h0, cu)
+    empty, full = [0, 2, 4], [1, 3]
+    expected_empty = torch.zeros_like(last[empty]) if h0 is None else h0[empty]
+    torch.testing.assert_close(last[empty], expected_empty, rtol=0, atol=0)
+    # The other sequences are as if the empty ones were not there.
+    h0_full = None if h0 is None else h0[full]
+    out_full, last_full = rdm.ops.selective_scan(u, delta, A, B, C, D, z, bias, softplus, h0_full, packed([3, 5]))
+    torch.testing.assert_close(out, out_full)
+    torch.testing.assert_close(last[full], last_full)
+    assert last_full.abs().min() > 0
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -196,8 +213,8 @@ def _bad_scan_inputs():
     yield "u must have batch size 1", scan_inputs(optional=False)[:-1] + [torch.tensor([0, 9], dtype=torch.int32)]
     yield "initial_state must have shape (S, dim, N) (one per packed sequence)", packed_args[:-1] + [cu[[0, 1, 3]]]
     yield "cu_seqlens must start at 0, got cu_seqlens[0] = 1", packed_args[:-1] + [cu + 1]
-    yield "cu_seqlens must increase strictly (no empty sequence), got cu_seqlens[2] = 3 after 3", \
-        packed_args[:-1] + [torch.tensor([0, 3, 3, 9], dtype=torch.int32)]
+    yield "cu_seqlens must be non-decreasing (equal neighbours: an empty sequence), got cu_seqlens[2] = 2 after 3", \
+        packed_args[:-1] + [torch.tensor([0, 3, 2, 9], dtype=torch.int32)]
     yield "cu_seqlens must end at the number of tokens 9, got cu_seqlens[3] = 8", \
         packed_args[:-1] + [torch.tensor([0, 3, 4, 8], dtype=torch.int32)]
 
@@ -245,5 +262,5 @@ def test_cuda_reference_path_matches_cpu():
     cuda_grads = torch.ops.rdm.selective_scan_backward(*[g.cuda() for g in grads], *cuda_args)
     for c, e in zip(cuda_grads, torch.ops.rdm.selective_scan_backward(*grads, *args)):
         torch.testing.assert_close(c.cpu(), e)
-    with raises("selective_scan", "cu_seqlens must start at 0"):
-        rdm.ops.selective_scan(*cuda_args[:-1], cuda_args[-1] + 1)
+    u, delta, A, B, C, D, z, bias, _, h0, cu = args
+    check_reads_no_values_on_cuda(torch.ops.rdm._selective_scan_check, [u, delta, A, B, C, D, z, bias, h0, cu + 1])

@@ -38,7 +38,7 @@ void check_sliding_window_attention(const at::Tensor& q, const at::Tensor& k, co
 }
 
 // CompositeExplicitAutograd: one kernel for every device, the Meta/fake tensors of
-// torch.compile included (value checks are skipped for those).
+// torch.compile included (value checks run on CPU tensors only: check_common.h).
 TORCH_LIBRARY_IMPL(RDM_LIB, CompositeExplicitAutograd, m) {
   m.impl("_sliding_window_attention_check", &check_sliding_window_attention);
 }

@@ -54,9 +54,13 @@ void same_device(const char* op, const at::Tensor& reference, const char* refere
   }
 }
 
-std::optional<at::Tensor> values_on_cpu(const at::Tensor& t) {
-  if (t.is_meta()) return std::nullopt;
-  return t.to(at::kCPU, at::kLong).contiguous();
+std::optional<at::Tensor> cpu_values([[maybe_unused]] const at::Tensor& t) {
+#if defined(RDM_SIMT)
+  return std::nullopt;
+#else
+  if (!t.device().is_cpu()) return std::nullopt;
+  return t.to(at::kLong).contiguous();
+#endif
 }
 
 int64_t cu_seqlens(const char* op, const at::Tensor& cu_seqlens, int64_t length, const at::Tensor& batch_tensor,
@@ -66,13 +70,13 @@ int64_t cu_seqlens(const char* op, const at::Tensor& cu_seqlens, int64_t length,
               ": cu_seqlens must have shape (S + 1,) with S >= 1 sequences, got ", cu_seqlens.sizes());
   TORCH_CHECK(batch_tensor.size(0) == 1, op, ": cu_seqlens packs the sequences into one batch row, so ", batch_name,
               " must have batch size 1, got shape ", batch_tensor.sizes());
-  if (const auto values = values_on_cpu(cu_seqlens)) {
+  if (const auto values = cpu_values(cu_seqlens)) {
     const auto cu = values->accessor<int64_t, 1>();
     const int64_t sequences = cu.size(0) - 1;
     TORCH_CHECK(cu[0] == 0, op, ": cu_seqlens must start at 0, got cu_seqlens[0] = ", cu[0]);
     for (int64_t s = 1; s <= sequences; ++s) {
-      TORCH_CHECK(cu[s] > cu[s - 1], op, ": cu_seqlens must increase strictly (no empty sequence), got cu_seqlens[",
-                  s, "] = ", cu[s], " after ", cu[s - 1]);
+      TORCH_CHECK(cu[s] >= cu[s - 1], op, ": cu_seqlens must be non-decreasing (equal neighbours: an empty "
+                  "sequence), got cu_seqlens[", s, "] = ", cu[s], " after ", cu[s - 1]);
     }
     TORCH_CHECK(cu[sequences] == length, op, ": cu_seqlens must end at the number of tokens ", length,
                 ", got cu_seqlens[", sequences, "] = ", cu[sequences]);

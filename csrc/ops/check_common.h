@@ -46,14 +46,17 @@ void same_device(const char* op, const at::Tensor& reference, const char* refere
                  std::initializer_list<Named> tensors);
 inline const at::Tensor* maybe(const std::optional<at::Tensor>& t) { return t ? &*t : nullptr; }
 
-// t's values on the CPU for a value check, or nothing for tensors without data (the Meta
-// tensors that fake kernels see under torch.compile). A CUDA tensor is copied (a sync):
-// only the reference path runs on CUDA today, and it reads these values anyway.
-std::optional<at::Tensor> values_on_cpu(const at::Tensor& t);
+// t's values (int64, contiguous) for a value check on the CPU path, or nothing elsewhere:
+// Meta tensors (the fakes under torch.compile) have no data, and reading a CUDA tensor
+// would be a device-to-host copy and a sync on every call. The kernels check such values
+// themselves instead, never access memory out of bounds for a bad one and report it
+// through the device error flag (rdm.debug_checks). The SIMT emulation (rdm_simt) runs
+// the CUDA kernels, so it skips these checks as CUDA does.
+std::optional<at::Tensor> cpu_values(const at::Tensor& t);
 
-// Checks cu_seqlens (int32 (S + 1,), 0 = cu[0] < cu[1] < ... < cu[S] = length, values read
-// when available) and returns S. Packed sequences share one batch row: batch_tensor (named
-// batch_name) must have size 1 in dim 0.
+// Checks cu_seqlens (int32 (S + 1,), 0 = cu[0] <= cu[1] <= ... <= cu[S] = length; equal
+// neighbours are empty sequences; values read on the CPU path only) and returns S. Packed
+// sequences share one batch row: batch_tensor (named batch_name) must have size 1 in dim 0.
 int64_t cu_seqlens(const char* op, const at::Tensor& cu_seqlens, int64_t length, const at::Tensor& batch_tensor,
                    const char* batch_name);
 

@@ -55,7 +55,7 @@ constexpr char kRecurrent[] = "rdm.fused_recurrent_gla";
 }  // namespace
 
 // CompositeExplicitAutograd: one kernel for every device, the Meta/fake tensors of
-// torch.compile included (value checks are skipped for those).
+// torch.compile included (value checks run on CPU tensors only: check_common.h).
 TORCH_LIBRARY_IMPL(RDM_LIB, CompositeExplicitAutograd, m) {
   m.impl("_chunk_gla_check", &check_named<kChunk>);
   m.impl("_fused_recurrent_gla_check", &check_named<kRecurrent>);

@@ -21,7 +21,7 @@ void check_grouped_gemm(const at::Tensor& x, const at::Tensor& w, const at::Tens
   check::shape(kOp, offsets, "offsets", {w.size(0)}, "(E,)");
   check::same_device(kOp, x, "x", {{&w, "w"}, {&offsets, "offsets"}});
 
-  if (const auto values = check::values_on_cpu(offsets)) {
+  if (const auto values = check::cpu_values(offsets)) {
     const auto ends = values->accessor<int64_t, 1>();
     const int64_t experts = ends.size(0);
     TORCH_CHECK(ends[0] >= 0, kOp, ": offsets must be non-negative, got offsets[0] = ", ends[0]);
@@ -44,7 +44,7 @@ void check_moe_permute(const at::Tensor& x, const at::Tensor& topk_ids, int64_t 
   TORCH_CHECK(num_experts >= 1, kOp, ": num_experts must be at least 1, got ", num_experts);
   check::same_device(kOp, x, "x", {{&topk_ids, "topk_ids"}});
 
-  if (const auto values = check::values_on_cpu(topk_ids); values && values->numel() > 0) {
+  if (const auto values = check::cpu_values(topk_ids); values && values->numel() > 0) {
     const int64_t lowest = values->min().item<int64_t>(), highest = values->max().item<int64_t>();
     TORCH_CHECK(lowest >= 0 && highest < num_experts, kOp, ": topk_ids must lie in [0, num_experts) = [0, ",
                 num_experts, "), got ", lowest < 0 ? lowest : highest);
@@ -67,7 +67,7 @@ void check_moe_unpermute(const at::Tensor& y_sorted, const at::Tensor& row_id, c
   check::shape(kOp, row_id, "row_id", {rows}, "(T * k,)");
   check::same_device(kOp, y_sorted, "y_sorted", {{&row_id, "row_id"}, {&topk_weights, "topk_weights"}});
 
-  if (const auto values = check::values_on_cpu(row_id)) {
+  if (const auto values = check::cpu_values(row_id)) {
     const auto ids = values->accessor<int64_t, 1>();
     std::vector<bool> seen(rows, false);
     for (int64_t r = 0; r < rows; ++r) {
@@ -80,7 +80,7 @@ void check_moe_unpermute(const at::Tensor& y_sorted, const at::Tensor& row_id, c
 }
 
 // CompositeExplicitAutograd: one kernel for every device, the Meta/fake tensors of
-// torch.compile included (value checks are skipped for those).
+// torch.compile included (value checks run on CPU tensors only: check_common.h).
 TORCH_LIBRARY_IMPL(RDM_LIB, CompositeExplicitAutograd, m) {
   m.impl("_grouped_gemm_check", &check_grouped_gemm);
   m.impl("_moe_permute_check", &check_moe_permute);

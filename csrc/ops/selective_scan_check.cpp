@@ -110,7 +110,7 @@ void check_selective_state_update(const at::Tensor& state, const at::Tensor& x, 
 }
 
 // CompositeExplicitAutograd: one kernel for every device, the Meta/fake tensors of
-// torch.compile included (value checks are skipped for those).
+// torch.compile included (value checks run on CPU tensors only: check_common.h).
 TORCH_LIBRARY_IMPL(RDM_LIB, CompositeExplicitAutograd, m) {
   m.impl("_selective_scan_check", &check_selective_scan);
   m.impl("_selective_state_update_check", &check_selective_state_update);

@@ -37,19 +37,26 @@ def test_explicit_scale():
     check_against_oracle(make_inputs(1, 70, 90, 2, 2, 8), window=20, num_global=2, scale=0.9)
 
 
+# Packed sequence bounds: all non-empty, and with empty sequences (equal neighbours) first,
+# in the middle, several in a row and last.
+PACKED = {"non_empty": [0, 1, 10, 75, 140], "with_empty": [0, 0, 1, 10, 10, 10, 75, 140, 140]}
+
+
+@pytest.mark.parametrize("bounds", PACKED)
 @pytest.mark.parametrize("window, num_global", [(1, 0), (8, 2), (1000, 3)])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
-def test_packed_sequences(dtype, window, num_global):
-    cu_seqlens = torch.tensor([0, 1, 10, 75, 140], dtype=torch.int32)
+def test_packed_sequences(dtype, window, num_global, bounds):
+    cu_seqlens = torch.tensor(PACKED[bounds], dtype=torch.int32)
     inputs = make_inputs(1, 140, 140, 4, 2, 40, dtype)
     check_against_oracle(inputs, window=window, num_global=num_global, cu_seqlens=cu_seqlens)
 
 
-@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("packed", [None, [0, 1, 8, 11], [0, 0, 1, 8, 8, 11, 11]], ids=["batch", "packed",
+                                                                                    "packed_with_empty"])
 def test_gradients(monkeypatch, packed):
     # A block of 4 queries makes the 11 queries span several blocks; gradcheck covers out and lse.
     monkeypatch.setattr(attention_module, "BLOCK_SIZE", 4)
-    cu_seqlens = torch.tensor([0, 1, 8, 11], dtype=torch.int32) if packed else None
+    cu_seqlens = None if packed is None else torch.tensor(packed, dtype=torch.int32)
     inputs = make_inputs(1, 11, 11, 4, 2, 3)
     tensors = [inputs[name].requires_grad_() for name in "qkv"]
 

@@ -58,10 +58,16 @@ def test_fused_recurrent_computes_the_same_function():
         torch.testing.assert_close(got, want)
 
 
+# Packed sequence bounds: all non-empty, and with empty sequences (equal neighbours) first,
+# in the middle, several in a row and last; an empty sequence keeps its initial state.
+PACKED = {"non_empty": [0, 1, 9, 75, 100], "with_empty": [0, 0, 1, 9, 9, 9, 75, 100, 100]}
+
+
+@pytest.mark.parametrize("bounds", PACKED)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
-def test_packed_sequences(dtype):
-    cu_seqlens = torch.tensor([0, 1, 9, 75, 100], dtype=torch.int32)
-    inputs = make_inputs(1, 100, 2, 40, 8, dtype, states=4)
+def test_packed_sequences(dtype, bounds):
+    cu_seqlens = torch.tensor(PACKED[bounds], dtype=torch.int32)
+    inputs = make_inputs(1, 100, 2, 40, 8, dtype, states=len(cu_seqlens) - 1)
     check_against_oracle(inputs, cu_seqlens=cu_seqlens)
     inputs["initial_state"] = None
     check_against_oracle(inputs, cu_seqlens=cu_seqlens)
@@ -76,12 +82,17 @@ def test_state_passing_between_halves_equals_one_run():
     torch.testing.assert_close(second_state, final_state)
 
 
-@pytest.mark.parametrize("packed", [False, True])
+# Gradients through packed sequences, empty ones included (their initial state's gradient
+# is the final state's).
+PACKED_FOR_GRADIENTS = {"non_empty": [0, 1, 7, 10], "with_empty": [0, 0, 1, 7, 7, 10, 10]}
+
+
+@pytest.mark.parametrize("packed", [None, *PACKED_FOR_GRADIENTS])
 def test_gradients(monkeypatch, packed):
     # A chunk of 4 makes the 10 steps cross chunk boundaries; gradcheck covers both outputs.
     monkeypatch.setattr(gla_module, "CHUNK_SIZE", 4)
-    cu_seqlens = torch.tensor([0, 1, 7, 10], dtype=torch.int32) if packed else None
-    inputs = make_inputs(1, 10, 2, 3, 2, states=3 if packed else None)
+    cu_seqlens = None if packed is None else torch.tensor(PACKED_FOR_GRADIENTS[packed], dtype=torch.int32)
+    inputs = make_inputs(1, 10, 2, 3, 2, states=None if packed is None else len(cu_seqlens) - 1)
     tensors = [inputs[name].requires_grad_() for name in ("q", "k", "v", "g", "initial_state")]
 
     def run(q, k, v, g, initial_state):

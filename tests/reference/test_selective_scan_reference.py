@@ -77,10 +77,16 @@ def test_any_sign_of_a_is_exact():
     check_against_oracle(inputs)
 
 
+# Packed sequence bounds: all non-empty, and with empty sequences (equal neighbours) first,
+# in the middle, several in a row and last; an empty sequence keeps its initial state.
+PACKED = {"non_empty": [0, 1, 9, 75, 100], "with_empty": [0, 0, 1, 9, 9, 9, 75, 100, 100]}
+
+
+@pytest.mark.parametrize("bounds", PACKED)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
-def test_packed_sequences(dtype):
-    cu_seqlens = torch.tensor([0, 1, 9, 75, 100], dtype=torch.int32)
-    inputs = make_inputs(1, 12, 4, 100, 3, dtype, states=4)
+def test_packed_sequences(dtype, bounds):
+    cu_seqlens = torch.tensor(PACKED[bounds], dtype=torch.int32)
+    inputs = make_inputs(1, 12, 4, 100, 3, dtype, states=len(cu_seqlens) - 1)
     check_against_oracle(inputs, cu_seqlens=cu_seqlens)
     inputs["initial_state"] = None
     check_against_oracle(inputs, cu_seqlens=cu_seqlens)
@@ -125,10 +131,16 @@ def test_gradients(monkeypatch):
     assert torch.autograd.gradcheck(run, tensors)
 
 
-def test_gradients_packed_sequences(monkeypatch):
+# Gradients through packed sequences, empty ones included (their initial state's gradient
+# is the final state's).
+PACKED_FOR_GRADIENTS = {"non_empty": [0, 1, 7, 10], "with_empty": [0, 0, 1, 7, 7, 10, 10]}
+
+
+@pytest.mark.parametrize("bounds", PACKED_FOR_GRADIENTS)
+def test_gradients_packed_sequences(monkeypatch, bounds):
     monkeypatch.setattr(scan_module, "CHUNK_SIZE", 4)
-    cu_seqlens = torch.tensor([0, 1, 7, 10], dtype=torch.int32)
-    inputs = make_inputs(1, 4, 2, 10, 2, states=3)
+    cu_seqlens = torch.tensor(PACKED_FOR_GRADIENTS[bounds], dtype=torch.int32)
+    inputs = make_inputs(1, 4, 2, 10, 2, states=len(cu_seqlens) - 1)
     names = ["u", "delta", "B", "C", "initial_state"]
     tensors = [inputs[name].requires_grad_() for name in names]
 

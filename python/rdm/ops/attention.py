@@ -4,6 +4,7 @@ import torch
 from torch import Tensor
 
 from .. import reference
+from .._debug import checked
 from ..reference._precision import compute_dtype
 from ._registration import reference_kernel, register_backward, register_op
 
@@ -28,7 +29,8 @@ def sliding_window_attention(
             a key after the query's own position).
         scale: defaults to ``D ** -0.5``.
         cu_seqlens: optional (S + 1,) int32 with B = 1 and Tq = Tk: S packed sequences
-            (strictly increasing from 0 to Tq); positions and global keys restart in each.
+            (non-decreasing from 0 to Tq; empty sequences allowed); positions and global
+            keys restart in each.
 
     Query i sits at position ``p_i = Tk − Tq + i``; key j is visible iff ``j ≤ p_i`` and
     (``p_i − j < window`` or ``j < num_global``). With ``s_ij = scale · q_i · k_j`` over the
@@ -41,7 +43,7 @@ def sliding_window_attention(
     Differentiable with respect to q, k and v, through out and lse (backward:
     ``rdm::sliding_window_attention_backward``, which also takes out and lse).
     """
-    return torch.ops.rdm.sliding_window_attention(q, k, v, window, num_global, scale, cu_seqlens)
+    return checked("rdm", "sliding_window_attention", q, k, v, window, num_global, scale, cu_seqlens)
 
 
 def _check(q, k, v, window, num_global, scale, cu_seqlens):

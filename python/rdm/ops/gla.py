@@ -5,6 +5,7 @@ import torch
 from torch import Tensor
 
 from .. import reference
+from .._debug import checked
 from ..reference._precision import compute_dtype
 from ._registration import reference_kernel, register_backward, register_op
 
@@ -20,8 +21,9 @@ _DOC = """Gated linear attention: ``S_t = diag(exp g_t) S_{{t-1}} + k_t v_tᵀ``
         initial_state: optional (B, H, K, V) float32 S_0 (zeros if absent); (S, H, K, V)
             with cu_seqlens.
         cu_seqlens: optional (S + 1,) int32, B must be 1: the T tokens are S packed
-            sequences (tokens ``cu_seqlens[s]:cu_seqlens[s+1]``, strictly increasing from 0
-            to T), each run from its own initial state.
+            sequences (tokens ``cu_seqlens[s]:cu_seqlens[s+1]``, non-decreasing from 0 to
+            T), each run from its own initial state; an empty sequence (equal neighbours)
+            has no tokens and its final state is its initial state (or zeros).
 
     With float64 q, every tensor given as float32 above is float64 instead.
 
@@ -46,7 +48,7 @@ def chunk_gla(
     initial_state: Tensor | None = None,
     cu_seqlens: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    return torch.ops.rdm.chunk_gla(q, k, v, g, scale, initial_state, cu_seqlens)
+    return checked("rdm", "chunk_gla", q, k, v, g, scale, initial_state, cu_seqlens)
 
 
 def fused_recurrent_gla(
@@ -58,7 +60,7 @@ def fused_recurrent_gla(
     initial_state: Tensor | None = None,
     cu_seqlens: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    return torch.ops.rdm.fused_recurrent_gla(q, k, v, g, scale, initial_state, cu_seqlens)
+    return checked("rdm", "fused_recurrent_gla", q, k, v, g, scale, initial_state, cu_seqlens)
 
 
 chunk_gla.__doc__ = _DOC.format(

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from .. import reference
+from .._debug import checked
 from ..reference._precision import compute_dtype
 from ._registration import NAMESPACES, op, qualified, reference_kernel, register_backward, register_op
 
@@ -29,7 +30,7 @@ def grouped_gemm(x: Tensor, w: Tensor, offsets: Tensor) -> Tensor:
 
     Differentiable with respect to x and w (backward: ``rdm::grouped_gemm_backward``).
     """
-    return torch.ops.rdm.grouped_gemm(x, w, offsets)
+    return checked("rdm", "grouped_gemm", x, w, offsets)
 
 
 def moe_permute(x: Tensor, topk_ids: Tensor, num_experts: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -50,7 +51,7 @@ def moe_permute(x: Tensor, topk_ids: Tensor, num_experts: int) -> tuple[Tensor, 
     Differentiable with respect to x; the gradient is ``moe_unpermute`` of the incoming
     gradient with unit weights (no separate backward op).
     """
-    return torch.ops.rdm.moe_permute(x, topk_ids, num_experts)
+    return checked("rdm", "moe_permute", x, topk_ids, num_experts)
 
 
 def moe_unpermute(y_sorted: Tensor, row_id: Tensor, topk_weights: Tensor) -> Tensor:
@@ -70,7 +71,7 @@ def moe_unpermute(y_sorted: Tensor, row_id: Tensor, topk_weights: Tensor) -> Ten
     Differentiable with respect to y_sorted and topk_weights (backward:
     ``rdm::moe_unpermute_backward``).
     """
-    return torch.ops.rdm.moe_unpermute(y_sorted, row_id, topk_weights)
+    return checked("rdm", "moe_unpermute", y_sorted, row_id, topk_weights)
 
 
 def _check_gemm(x, w, offsets):

@@ -4,6 +4,7 @@ import torch
 from torch import Tensor
 
 from .. import reference
+from .._debug import checked
 from ..reference._precision import compute_dtype
 from ._registration import reference_kernel, register_backward, register_op
 
@@ -36,8 +37,9 @@ def selective_scan(
         initial_state: optional (batch, dim, N) float32 h_0 (zeros if absent); (S, dim, N)
             with cu_seqlens.
         cu_seqlens: optional (S + 1,) int32, batch must be 1: the L tokens are S packed
-            sequences (tokens ``cu_seqlens[s]:cu_seqlens[s+1]``, strictly increasing from 0
-            to L), each scanned from its own initial state.
+            sequences (tokens ``cu_seqlens[s]:cu_seqlens[s+1]``, non-decreasing from 0 to
+            L), each scanned from its own initial state; an empty sequence (equal
+            neighbours) has no tokens and its last state is its initial state (or zeros).
 
     With float64 u, every tensor given as float32 above is float64 instead.
 
@@ -48,8 +50,8 @@ def selective_scan(
     Differentiable with respect to u, delta, A, B, C, D, z, delta_bias and initial_state
     (backward: ``rdm::selective_scan_backward``).
     """
-    return torch.ops.rdm.selective_scan(
-        u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state, cu_seqlens
+    return checked(
+        "rdm", "selective_scan", u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state, cu_seqlens
     )
 
 
@@ -82,7 +84,7 @@ def selective_state_update(
     Not differentiable: it is an inference step that overwrites its state (no autograd
     formula is registered; train with ``selective_scan``).
     """
-    return torch.ops.rdm.selective_state_update(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus)
+    return checked("rdm", "selective_state_update", state, x, dt, A, B, C, D, z, dt_bias, dt_softplus)
 
 
 def _check_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state, cu_seqlens):

@@ -19,7 +19,7 @@ def sliding_window_attention(q, k, v, window, num_global=0, scale=None, cu_seqle
             still applies: a query never sees a key after its own position).
         scale: float, defaults to D ** -0.5.
         cu_seqlens: optional (S + 1,) int32 with B == 1 and Tq == Tk: S packed sequences
-            (each non-empty); positions and the global keys restart in every sequence.
+            (empty ones allowed); positions and the global keys restart in every sequence.
 
     Semantics: query i sits at absolute position ``p_i = Tk − Tq + i`` (queries are the last
     Tq positions); key j is visible iff ``j ≤ p_i`` and (``p_i − j < window`` or
@@ -61,7 +61,9 @@ def _attend_batch(q, k, v, window, num_global, scale):
     v = v.to(dtype).transpose(1, 2).unsqueeze(2)
     first_position = num_keys - num_queries
 
-    outputs, lses = [], []
+    # Zero-length slices to start from: an empty packed sequence has no query block.
+    outputs = [q.new_zeros(batch, kv_heads, heads // kv_heads, 0, head_dim)]
+    lses = [q.new_zeros(batch, kv_heads, heads // kv_heads, 0)]
     for start in range(0, num_queries, BLOCK_SIZE):
         end = min(start + BLOCK_SIZE, num_queries)
         positions = torch.arange(first_position + start, first_position + end, device=q.device)

@@ -18,8 +18,8 @@ def chunk_gla(q, k, v, g, scale=None, initial_state=None, cu_seqlens=None):
         scale: float, defaults to K ** -0.5.
         initial_state: (B, H, K, V) fp32, or (S, H, K, V) with ``cu_seqlens``.
         cu_seqlens: optional (S + 1,) int32, B must be 1: the T tokens are S packed
-            sequences (tokens ``cu_seqlens[s]:cu_seqlens[s+1]``, each non-empty), each
-            run from its own initial state.
+            sequences (tokens ``cu_seqlens[s]:cu_seqlens[s+1]``), each run from its own
+            initial state; an empty sequence has no tokens and keeps its initial state.
 
     Semantics, per batch and head (S_t is K x V, S_0 = initial_state or 0):
         S_t[i, j] = exp(g_t[i]) S_{t-1}[i, j] + k_t[i] v_t[j]
@@ -66,7 +66,9 @@ def _gla_batch(q, k, v, g, scale, initial_state):
     else:
         state = initial_state.to(dtype)
 
-    outputs = []
+    # A zero-length slice to start from: an empty packed sequence has no chunk, so its output
+    # is empty and its final state stays S_0.
+    outputs = [v.new_zeros(batch, heads, 0, v.shape[-1])]
     for start in range(0, length, CHUNK_SIZE):
         chunk = slice(start, min(start + CHUNK_SIZE, length))
         q_c, k_c, v_c = q[:, :, chunk], k[:, :, chunk], v[:, :, chunk]

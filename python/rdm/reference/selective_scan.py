@@ -25,8 +25,8 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
         D, delta_bias: (dim,) fp32.
         initial_state: (batch, dim, N) fp32, or (S, dim, N) with ``cu_seqlens``.
         cu_seqlens: optional (S + 1,) int32, batch must be 1: the L tokens are S packed
-            sequences (tokens ``cu_seqlens[s]:cu_seqlens[s+1]``, each non-empty), each
-            scanned from its own initial state.
+            sequences (tokens ``cu_seqlens[s]:cu_seqlens[s+1]``), each scanned from its own
+            initial state; an empty sequence has no tokens and keeps its initial state.
 
     Semantics, per channel d, state index n and group g of d:
         Δ = delta + delta_bias (if given), then softplus(Δ) if ``delta_softplus``
@@ -98,7 +98,9 @@ def _scan_batch(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_sta
     else:
         h = grouped(initial_state)                                 # (batch, G, P, N)
 
-    ys = []
+    # A zero-length slice to start from: an empty packed sequence has no chunk, so its output
+    # is empty and its last state stays h_0.
+    ys = [u_g.new_zeros(batch, groups, dim // groups, 0)]
     for start in range(0, length, CHUNK_SIZE):
         chunk = slice(start, min(start + CHUNK_SIZE, length))
         dt_c = dt[..., None, chunk]                                # (batch, G, P, 1, T)
