@@ -234,12 +234,20 @@ def test_values_are_not_read_from_meta_tensors():
 
 def _bad_update_inputs():
     state, x, dt, A, B, C, D, z, bias, softplus = update_inputs()
-    yield "x must have shape (batch, dim)", [state, x[..., None], dt, A, B, C, D, z, bias, softplus]
+    yield "x must have shape (batch, dim) or (batch, heads, head_dim)", [state, x[..., None, None], dt, A, B, C, D, z,
+                                                                         bias, softplus]
+    yield "A must have shape (heads, head_dim, N)", [state[..., None, :], x[..., None], dt[..., None], A, B, C, None,
+                                                     None, None, softplus]
     yield "dt must be x's dtype float32, got float16", [state, x, dt.half(), A, B, C, D, z, bias, softplus]
     yield "B must have shape (batch, N) or (batch, G, N)", [state, x, dt, A, B[..., None], C, D, z, bias, softplus]
     yield "dt_bias must have shape (dim,)", [state, x, dt, A, B, C, D, z, bias[:1], softplus]
     yield "state must have shape (batch, dim, N)", [state[:1], x, dt, A, B, C, D, z, bias, softplus]
-    yield "state must be float32", [state.half(), x, dt, A, B, C, D, z, bias, softplus]
+    yield "state must be float32, float16 or bfloat16, got float64", [state.double(), x, dt, A, B, C, D, z, bias,
+                                                                     softplus]
+    yield "state_batch_indices must have shape (batch,)", [state, x, dt, A, B, C, D, z, bias, softplus,
+                                                           torch.zeros(1, dtype=torch.int32)]
+    yield "state_batch_indices must be int32, got int64", [state, x, dt, A, B, C, D, z, bias, softplus,
+                                                           torch.zeros(x.shape[0], dtype=torch.int64)]
 
 
 @pytest.mark.parametrize("message,args", list(_bad_update_inputs()), ids=message_ids)

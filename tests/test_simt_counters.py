@@ -38,6 +38,7 @@ class Budget:
 
 BUDGETS = (
     Budget("act", max_bytes_ratio=1.05, min_coalescing=0.95, min_sector_efficiency=0.85, max_bank_conflicts=0),
+    Budget("selective_scan", max_bytes_ratio=1.2, min_coalescing=0.9, min_sector_efficiency=0.9, max_bank_conflicts=0),
 )
 DTYPES = (torch.float32, torch.bfloat16)
 

@@ -11,7 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from rdm.bench.harness import FWD, FWD_BWD, Case, CaseInputs, Peer, Target, importable, resolve
+from rdm.bench.harness import FWD, FWD_BWD, Case, CaseInputs, Peer, Target, importable, resolve, simt_op
 from rdm.bench.roofline import Cost
 from rdm.models.config import RDMConfig
 
@@ -103,7 +103,7 @@ def _cost_function(batch: int, dim: int, state: int, length: int, mode: str):
     return cost
 
 
-def _case(label: str, batch: int, dim: int, state: int, length: int, mode: str) -> Case:
+def _case(label: str, batch: int, dim: int, state: int, length: int, mode: str, with_simt: bool) -> Case:
     return Case(
         op="selective_scan",
         label=label,
@@ -118,6 +118,7 @@ def _case(label: str, batch: int, dim: int, state: int, length: int, mode: str) 
         peers=(Peer("mamba_ssm", mamba_selective_scan, importable("mamba_ssm")),),
         output_names=("out", "last_state"),
         arg_names=("u", "delta", "A", "B", "C", "D", "z", "delta_bias"),
+        simt=simt_op("selective_scan") if with_simt else None,
     )
 
 
@@ -169,7 +170,7 @@ def _state_update_cost(batch: int, dim: int, state_size: int):
     return cost
 
 
-def _state_update_case(label: str, batch: int, dim: int, state_size: int) -> Case:
+def _state_update_case(label: str, batch: int, dim: int, state_size: int, with_simt: bool = False) -> Case:
     return Case(
         op="selective_state_update",
         label=label,
@@ -182,6 +183,7 @@ def _state_update_case(label: str, batch: int, dim: int, state_size: int) -> Cas
         naive=_on_a_copy(state_update_naive),
         output_names=("y", "state"),
         arg_names=("state", "x", "dt", "A", "B", "C", "D", "z", "dt_bias"),
+        simt=_on_a_copy(simt_op("selective_state_update")) if with_simt else None,
     )
 
 
@@ -197,7 +199,7 @@ def _scan_widths(size: str) -> list[tuple[str, int, int]]:
 def cases(size: str) -> list[Case]:
     if size == "tiny":
         shapes = list(TINY_SHAPES.items())
-        decode = [_state_update_case("tiny decode d32 N8 b2", 2, 32, 8)]
+        decode = [_state_update_case("tiny decode d32 N8 b2", 2, 32, 8, with_simt=True)]
     else:
         widths = _scan_widths(size)
         shapes = [
@@ -207,4 +209,5 @@ def cases(size: str) -> list[Case]:
         ]
         batch = DECODE_BATCH[size]
         decode = [_state_update_case(f"{model} decode b{batch}", batch, dim, state) for model, dim, state in widths]
-    return [_case(label, *shape, mode) for label, shape in shapes for mode in (FWD, FWD_BWD)] + decode
+    tiny = size == "tiny"
+    return [_case(label, *shape, mode, tiny) for label, shape in shapes for mode in (FWD, FWD_BWD)] + decode
