@@ -43,6 +43,7 @@ SHAPES = {
     "L9_N16_G2": (2, 4, 16, 9, 2),           # one chunk, vector loads + tail
     "L130_N16_dim6": (2, 6, 16, 130, 1),     # two chunks (carry), partial last block
     "L300_N40_G2": (1, 4, 40, 300, 2),       # three chunks, N > 32 (second state register)
+    "L260_N16_aligned": (1, 4, 16, 260, 2),  # two chunks of 16-byte vector loads, then a staged one
 }
 
 

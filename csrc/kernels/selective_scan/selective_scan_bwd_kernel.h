@@ -42,6 +42,7 @@ __global__ void __launch_bounds__(kWarps * 32) backward_kernel(BackwardParams bp
   const int lane = threadIdx.x % 32;
   const int64_t d = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;
   const int64_t b = blockIdx.y;
+  __shared__ __align__(16) float stage[kWarps][kChunk];  // per warp: the element-wise path's staging
   if (d >= p.dim) return;  // the whole warp
   const int N = p.state_size;
   const int64_t g = d / (p.dim / p.groups);
@@ -90,19 +91,20 @@ __global__ void __launch_bounds__(kWarps * 32) backward_kernel(BackwardParams bp
 
   float dD_acc = 0.f, dbias_acc = 0.f;
   for (int64_t c = chunks - 1; c >= 0; --c) {
-    const int64_t t0 = c * kChunk + lane * kItems;
+    const WarpChunk w{stage[threadIdx.x / 32], c * kChunk, p.length, lane, (c + 1) * kChunk <= p.length};
+    const int64_t t0 = w.first_step();
     float x[kItems], dt_raw[kItems], dt[kItems], gout[kItems], zv[kItems], dy[kItems];
-    load_items(u, t0, L, p.vectorized, x);
-    load_items(delta, t0, L, p.vectorized, dt_raw);
+    load_items(u, w, p.vectorized, x);
+    load_items(delta, w, p.vectorized, dt_raw);
 #pragma unroll
     for (int i = 0; i < kItems; ++i) dt_raw[i] += bias, dt[i] = p.softplus ? softplus(dt_raw[i]) : dt_raw[i];
     if (bp.grad_out != nullptr)
-      load_items(static_cast<const T*>(bp.grad_out) + b * bp.grad_out_batch_stride + d * bp.grad_out_dim_stride, t0,
-                 L, bp.grad_out_vectorized, gout);
+      load_items(static_cast<const T*>(bp.grad_out) + b * bp.grad_out_batch_stride + d * bp.grad_out_dim_stride, w,
+                 bp.grad_out_vectorized, gout);
     else
       for (int i = 0; i < kItems; ++i) gout[i] = 0.f;
     if (p.z != nullptr)
-      load_items(static_cast<const T*>(p.z) + b * p.z_batch_stride + d * p.z_dim_stride, t0, L, p.vectorized, zv);
+      load_items(static_cast<const T*>(p.z) + b * p.z_batch_stride + d * p.z_dim_stride, w, p.vectorized, zv);
 #pragma unroll
     for (int i = 0; i < kItems; ++i) dy[i] = p.z != nullptr ? gout[i] * silu(zv[i]) : gout[i];
     const StepPlace at = place_steps(p, b, t0);
@@ -118,8 +120,8 @@ __global__ void __launch_bounds__(kWarps * 32) backward_kernel(BackwardParams bp
         const float h_in = __shfl_sync(0xffffffffu, h_chunk, j);
         const float mu_in = __shfl_sync(0xffffffffu, mu_own[k], j);
         float Bv[kItems], Cv[kItems];
-        load_items(B + n * p.B_state_stride, t0, L, p.vectorized, Bv);
-        load_items(C + n * p.C_state_stride, t0, L, p.vectorized, Cv);
+        load_items(B + n * p.B_state_stride, w, p.vectorized, Bv);
+        load_items(C + n * p.C_state_stride, w, p.vectorized, Cv);
 
         // Recompute: the forward's maps and scan (see selective_scan_fwd_kernel.h).
         float decay[kItems], a[kItems], bb[kItems], h_start[kItems];
@@ -202,9 +204,9 @@ __global__ void __launch_bounds__(kWarps * 32) backward_kernel(BackwardParams bp
       ddelta[i] = p.softplus ? ddt[i] * softplus_grad(dt_raw[i]) : ddt[i];
       if (valid) dD_acc = fmaf(dy[i], x[i], dD_acc), dbias_acc += ddelta[i];
     }
-    store_items(static_cast<T*>(bp.grad_u) + row, t0, L, p.vectorized, du);
-    store_items(static_cast<T*>(bp.grad_delta) + row, t0, L, p.vectorized, ddelta);
-    if (p.z != nullptr) store_items(static_cast<T*>(bp.grad_z) + row, t0, L, p.vectorized, dz);
+    store_items(static_cast<T*>(bp.grad_u) + row, w, p.vectorized, du);
+    store_items(static_cast<T*>(bp.grad_delta) + row, w, p.vectorized, ddelta);
+    if (p.z != nullptr) store_items(static_cast<T*>(bp.grad_z) + row, w, p.vectorized, dz);
   }
 
 #pragma unroll

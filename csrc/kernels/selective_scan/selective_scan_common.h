@@ -1,6 +1,8 @@
 // Device helpers shared by the selective-scan kernels: element conversion, the
 // discretisation of Δ, and kItems-element loads and stores of one lane's time steps.
 #pragma once
+#include <type_traits>
+
 #include "../common/vec_io.h"
 #include "../portable.h"
 #include "selective_scan_params.h"
@@ -34,40 +36,64 @@ __device__ __forceinline__ void unpack_words(const uint2& v, float (&x)[kItems])
   x[2] = bits_to_float<T>(v.y), x[3] = bits_to_float<T>(v.y >> 16);
 }
 
-// Loads the lane's time steps t0 .. t0 + kItems - 1 of one row; steps at or past `length`
-// read as `fill`. One vector access when the row is aligned (p.vectorized) and whole,
-// element by element otherwise (the tail of the last chunk, or unaligned inputs).
+// One warp's view of the chunk it works on: lane l owns steps start + l * kItems + i.
+// Rows that are aligned for vectors (ForwardParams::vectorized) move as one vector per lane
+// while the whole chunk lies within L. Otherwise (unaligned rows, the last partial chunk)
+// the warp moves the chunk through its staging buffer in shared memory: lane l reads steps
+// start + 32 i + l, so that each request covers consecutive addresses, then every lane
+// picks its kItems consecutive steps (one 16-byte shared access). The choice is uniform
+// across the warp, as the staging path's __syncwarp needs.
+struct WarpChunk {
+  float* stage;  // kChunk floats of this warp's shared staging buffer, 16-byte aligned
+  int64_t start, length;
+  int lane;
+  bool whole;  // the chunk lies within L
+
+  __device__ __forceinline__ int64_t first_step() const { return start + lane * kItems; }
+};
+
 template <typename T>
-__device__ __forceinline__ void load_items(const T* row, int64_t t0, int64_t length, bool vectorized,
-                                           float (&x)[kItems], float fill = 0.f) {
-  if (vectorized && t0 + kItems <= length) {
-    const auto v = load_global(reinterpret_cast<const typename Items<T>::Vec*>(row + t0));
+__device__ __forceinline__ void load_items(const T* row, const WarpChunk& w, bool vectorized, float (&x)[kItems],
+                                           float fill = 0.f) {
+  if (vectorized && w.whole) {
+    const auto v = load_global(reinterpret_cast<const typename Items<T>::Vec*>(row + w.first_step()));
     if constexpr (std::is_same_v<T, float>)
       unpack(v, x);
     else
       unpack_words<T>(v, x);
     return;
   }
+  __syncwarp();  // the previous pick from the buffer is done before it is overwritten
 #pragma unroll
-  for (int i = 0; i < kItems; ++i) x[i] = t0 + i < length ? to_float(load_global(row + t0 + i)) : fill;
+  for (int i = 0; i < kItems; ++i) {
+    const int64_t t = w.start + 32 * i + w.lane;
+    store_shared(w.stage + 32 * i + w.lane, t < w.length ? to_float(load_global(row + t)) : fill);
+  }
+  __syncwarp();
+  unpack(load_shared(reinterpret_cast<const float4*>(w.stage + w.lane * kItems)), x);
 }
 
 template <typename T>
-__device__ __forceinline__ void store_items(T* row, int64_t t0, int64_t length, bool vectorized,
-                                            const float (&x)[kItems]) {
-  if (vectorized && t0 + kItems <= length) {
+__device__ __forceinline__ void store_items(T* row, const WarpChunk& w, bool vectorized, const float (&x)[kItems]) {
+  if (vectorized && w.whole) {
+    T* dst = row + w.first_step();
     if constexpr (std::is_same_v<T, float>) {
-      store_global(reinterpret_cast<float4*>(row + t0), make_float4(x[0], x[1], x[2], x[3]));
+      store_global(reinterpret_cast<float4*>(dst), make_float4(x[0], x[1], x[2], x[3]));
     } else {
       const uint2 v = make_uint2(float_to_bits<T>(x[0]) | float_to_bits<T>(x[1]) << 16,
                                  float_to_bits<T>(x[2]) | float_to_bits<T>(x[3]) << 16);
-      store_global(reinterpret_cast<uint2*>(row + t0), v);
+      store_global(reinterpret_cast<uint2*>(dst), v);
     }
     return;
   }
+  __syncwarp();
+  store_shared(reinterpret_cast<float4*>(w.stage + w.lane * kItems), make_float4(x[0], x[1], x[2], x[3]));
+  __syncwarp();
 #pragma unroll
-  for (int i = 0; i < kItems; ++i)
-    if (t0 + i < length) store_global(row + t0 + i, from_float<T>(x[i]));
+  for (int i = 0; i < kItems; ++i) {
+    const int64_t t = w.start + 32 * i + w.lane;
+    if (t < w.length) store_global(row + t, from_float<T>(load_shared(w.stage + 32 * i + w.lane)));
+  }
 }
 
 }  // namespace rdm::selective_scan

@@ -10,7 +10,8 @@
 // the state carried in from the previous chunk gives each lane its starting state; the state
 // after the chunk comes from lane 31. The running state and A stay in registers: lane l holds
 // n = 32 k + l for k < kStateRegs, broadcast by a shuffle when the warp works on n. Shared
-// memory is not used, so any L runs in the same footprint.
+// memory holds only each warp's staging buffer for element-wise loads (kChunk floats), so
+// any L runs in the same footprint.
 //
 // Packed sequences (cu_seqlens): the first token of a sequence is a reset, the map
 // h -> 0·h + (exp(Δ A) h0[n] + Δ B u) with h0 its sequence's initial state, so one scan
@@ -20,9 +21,10 @@
 // reports the first bad one through the device error flag.
 //
 // Code paths and the tests that reach them (tests/test_selective_scan_kernels.py):
-//   vector loads (aligned rows, whole lane slice): every default-layout case with L >= 4;
-//   element-wise tail (t0 + kItems > L): L = 1, 9, 130 (not a multiple of kItems / kChunk);
-//   element-wise everything (unaligned): test_forward_unaligned_and_strided (L stride L + 1);
+//   vector loads (rows aligned, L % kItems == 0, chunk within L): L = 260 (chunks 0 and 1);
+//   staged element-wise loads through shared memory (a chunk reaching past L, or unaligned
+//     rows): L = 1, 9, 130, 300 (rows of L elements are not 16-byte aligned), chunk 2 of
+//     L = 260; unaligned strides: test_forward_unaligned_and_strided (row stride L + 1);
 //   several chunks with the carry between them: L = 130, 300; one chunk: L = 1, 9;
 //   N > 32 (k loop, second register of state): N = 40; N <= 32: N = 1, 16;
 //   G = 1 and G > 1 (group of a channel): test_forward_matches_reference[..G2..];
@@ -104,6 +106,7 @@ __global__ void __launch_bounds__(kWarps * 32) forward_kernel(ForwardParams p) {
   const int64_t d = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;
   const int64_t b = blockIdx.y;
   if (p.cu_seqlens != nullptr && blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x < 32) check_cu_seqlens(p, lane);
+  __shared__ __align__(16) float stage[kWarps][kChunk];  // per warp: the element-wise path's staging
   if (d >= p.dim) return;  // the whole warp: idle channel slot of the last block
   const int N = p.state_size;
   const int64_t g = d / (p.dim / p.groups);
@@ -140,7 +143,8 @@ __global__ void __launch_bounds__(kWarps * 32) forward_kernel(ForwardParams p) {
   }
 
   for (int64_t c = 0; c < chunks; ++c) {
-    const int64_t t0 = c * kChunk + lane * kItems;
+    const WarpChunk w{stage[threadIdx.x / 32], c * kChunk, p.length, lane, (c + 1) * kChunk <= p.length};
+    const int64_t t0 = w.first_step();
     if (p.chunk_states != nullptr) {
       float* saved = p.chunk_states + ((b * p.dim + d) * chunks + c) * N;
 #pragma unroll
@@ -148,8 +152,8 @@ __global__ void __launch_bounds__(kWarps * 32) forward_kernel(ForwardParams p) {
         if (32 * k + lane < N) store_global(saved + 32 * k + lane, h_own[k]);
     }
     float x[kItems], dt[kItems], y[kItems] = {};
-    load_items(u, t0, p.length, p.vectorized, x);
-    load_items(delta, t0, p.length, p.vectorized, dt);
+    load_items(u, w, p.vectorized, x);
+    load_items(delta, w, p.vectorized, dt);
 #pragma unroll
     for (int i = 0; i < kItems; ++i) dt[i] = discretise(dt[i], bias, p.softplus);
     const StepPlace at = place_steps(p, b, t0);
@@ -162,8 +166,8 @@ __global__ void __launch_bounds__(kWarps * 32) forward_kernel(ForwardParams p) {
         const float A_n = __shfl_sync(0xffffffffu, A_own[k], j);
         const float h_in = __shfl_sync(0xffffffffu, h_own[k], j);
         float Bv[kItems], Cv[kItems];
-        load_items(B + n * p.B_state_stride, t0, p.length, p.vectorized, Bv);
-        load_items(C + n * p.C_state_stride, t0, p.length, p.vectorized, Cv);
+        load_items(B + n * p.B_state_stride, w, p.vectorized, Bv);
+        load_items(C + n * p.C_state_stride, w, p.vectorized, Cv);
 
         // Each step's map (steps past L: the identity), then the lane's composition.
         float a[kItems], bb[kItems];
@@ -215,12 +219,11 @@ __global__ void __launch_bounds__(kWarps * 32) forward_kernel(ForwardParams p) {
     for (int i = 0; i < kItems; ++i) y[i] = fmaf(skip, x[i], y[i]);
     if (p.z != nullptr) {
       float gate[kItems];
-      load_items(static_cast<const T*>(p.z) + b * p.z_batch_stride + d * p.z_dim_stride, t0, p.length,
-                 p.vectorized, gate);
+      load_items(static_cast<const T*>(p.z) + b * p.z_batch_stride + d * p.z_dim_stride, w, p.vectorized, gate);
 #pragma unroll
       for (int i = 0; i < kItems; ++i) y[i] *= silu(gate[i]);
     }
-    store_items(out, t0, p.length, p.vectorized, y);
+    store_items(out, w, p.vectorized, y);
   }
 
   if (p.cu_seqlens == nullptr && p.last_state != nullptr) {  // one sequence per row: the carry
