@@ -49,6 +49,12 @@ KNOWN_DEFICITS = {
     "request spans twice the sectors it needs (coalescing ~0.55); interleave the chunks across lanes",
     ("act", FWD_BWD, None): "the backward's block_sum combine writes 4-byte words kVec apart per lane "
     "(kVec-way bank conflicts), plus the forward's 16-bit coalescing deficit",
+    ("selective_scan", FWD_BWD, None): "the backward re-runs the forward kernel to write the chunk checkpoints "
+    "(no companion op saves them yet) and adds dB/dC in fp32 with atomics into fp32 buffers: 1.26-1.42x the "
+    "compulsory bytes (sector efficiency >= 0.95 and coalescing >= 0.97 are met)",
+    ("selective_state_update", FWD, None): "one warp per channel: the per-channel scalars (x, dt, z, D, dt_bias, y) "
+    "are 2-4 byte requests, and at N = 8 the state rows fill a quarter of the lanes (sector efficiency ~0.5); "
+    "a block-wide layout with the scalars loaded 32 channels at a time would fix it",
 }
 
 
@@ -59,9 +65,10 @@ def _budget_cases():
                 continue
             for dtype in DTYPES:
                 name = DTYPE_NAMES[dtype]
-                deficit = KNOWN_DEFICITS.get((budget.op, case.mode, name)) or KNOWN_DEFICITS.get(
-                    (budget.op, case.mode, None)
-                )
+                # by the budget's op, or by the case's own op where a module has several
+                deficit = next((KNOWN_DEFICITS[key] for op in (budget.op, case.op)
+                                for key in ((op, case.mode, name), (op, case.mode, None)) if key in KNOWN_DEFICITS),
+                               None)
                 marks = [pytest.mark.xfail(reason=deficit, strict=True)] if deficit else []
                 yield pytest.param(budget, case, dtype, marks=marks, id=f"{case.op}-{case.label}-{case.mode}-{name}")
 

@@ -15,7 +15,7 @@
 // with dy = grad_out · silu(z), dz = grad_out · y · silu'(z), dD += dy u, and the softplus
 // and delta_bias chain rule on dΔ. dA, dD and d delta_bias are per-(batch, channel)
 // partials (summed over the batch by the caller); dB and dC are shared by the channels of a
-// group and added with atomics.
+// group and added with atomics (staged so that a warp request covers 32 consecutive steps).
 //
 // Code paths and the tests that reach them (tests/test_selective_scan_kernels.py,
 // test_backward_matches_reference and test_backward_varlen): the forward's shapes (one and
@@ -171,21 +171,23 @@ __global__ void __launch_bounds__(kWarps * 32) backward_kernel(BackwardParams bp
         float after_a = __shfl_down_sync(0xffffffffu, lane_ma, 1);
         float after_b = __shfl_down_sync(0xffffffffu, lane_mb, 1);
         if (lane == 31) after_a = 1.f, after_b = 0.f;
-        float mu = fmaf(after_a, mu_in, after_b), dA_lane = 0.f;
+        float mu = fmaf(after_a, mu_in, after_b), dA_lane = 0.f, dB[kItems], dC[kItems];
 #pragma unroll
         for (int i = kItems - 1; i >= 0; --i) {
           const float lambda = e[i] + mu;
           mu = a[i] * lambda;
+          dB[i] = lambda * dt[i] * x[i];
+          dC[i] = dy[i] * states[i];
           if (t0 + i >= L) continue;
           const float dh_decay = lambda * decay[i] * h_start[i];  // d/d(exp(ΔA)) times exp(ΔA)
           dA_lane = fmaf(dh_decay, dt[i], dA_lane);
           ddt[i] += dh_decay * A_n + lambda * Bv[i] * x[i];
           du[i] = fmaf(lambda * dt[i], Bv[i], du[i]);
-          atomic_add(bp.grad_B + bc_row + n * L + t0 + i, lambda * dt[i] * x[i]);
-          atomic_add(bp.grad_C + bc_row + n * L + t0 + i, dy[i] * states[i]);
           if (at.first[i])
             store_global(bp.grad_initial_state + (at.seq[i] * p.dim + d) * N + n, lambda * decay[i]);
         }
+        add_items(bp.grad_B + bc_row + n * L, w, dB);
+        add_items(bp.grad_C + bc_row + n * L, w, dC);
         const float mu_out = __shfl_sync(0xffffffffu, mu, 0);  // leaves the chunk's first step
         if (lane == j) mu_own[k] = mu_out;
         float total[1] = {dA_lane};

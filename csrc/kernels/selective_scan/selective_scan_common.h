@@ -96,4 +96,17 @@ __device__ __forceinline__ void store_items(T* row, const WarpChunk& w, bool vec
   }
 }
 
+// Atomically adds the lane's kItems values to an fp32 row, through the staging buffer so
+// that each warp request adds to 32 consecutive steps (steps past L are not touched).
+__device__ __forceinline__ void add_items(float* row, const WarpChunk& w, const float (&x)[kItems]) {
+  __syncwarp();
+  store_shared(reinterpret_cast<float4*>(w.stage + w.lane * kItems), make_float4(x[0], x[1], x[2], x[3]));
+  __syncwarp();
+#pragma unroll
+  for (int i = 0; i < kItems; ++i) {
+    const int64_t t = w.start + 32 * i + w.lane;
+    if (t < w.length) atomic_add(row + t, load_shared(w.stage + 32 * i + w.lane));
+  }
+}
+
 }  // namespace rdm::selective_scan

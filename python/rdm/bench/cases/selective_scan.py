@@ -27,8 +27,10 @@ TOKENS = {  # per size: label -> (batch, L)
     # The naive loop runs one Python step per token: L stays short on the CPU.
     "small": {"b1x32": (1, 32)},
 }
-# label -> (batch, dim, N, L): L = 70 crosses the reference's 64-step chunk boundary.
-TINY_SHAPES = {"tiny d32 N8 b2x70": (2, 32, 8, 70), "tiny d48 N16 b1x9": (1, 48, 16, 9)}
+# label -> (batch, dim, N, L): L = 264 crosses the reference's 64-step chunks and the kernel's
+# 128-step chunks (two whole, one partial); L % 4 == 0 like the real shapes, so that the
+# emulated kernel takes their path (16-byte vectors per lane) and its counters carry over.
+TINY_SHAPES = {"tiny d32 N8 b2x264": (2, 32, 8, 264), "tiny d48 N16 b1x128": (1, 48, 16, 128)}
 # The naive loop keeps one autograd node per step: only where L is this short.
 NAIVE_MAX_LENGTH = 512
 
