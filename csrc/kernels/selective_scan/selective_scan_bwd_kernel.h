@@ -37,7 +37,7 @@ __device__ __forceinline__ float silu_grad(float x) {
 }
 
 template <typename T, typename TBC>
-__global__ void __launch_bounds__(kWarps * 32) backward_kernel(BackwardParams bp) {
+__global__ void __launch_bounds__(kWarps * 32, kBackwardMinBlocksPerSm) backward_kernel(BackwardParams bp) {
   const ForwardParams& p = bp.fwd;
   const int lane = threadIdx.x % 32;
   const int64_t d = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;

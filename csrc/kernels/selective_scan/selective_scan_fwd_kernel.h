@@ -101,7 +101,7 @@ __device__ __forceinline__ StepPlace place_steps(const ForwardParams& p, int64_t
 }
 
 template <typename T, typename TBC>
-__global__ void __launch_bounds__(kWarps * 32) forward_kernel(ForwardParams p) {
+__global__ void __launch_bounds__(kWarps * 32, kMinBlocksPerSm) forward_kernel(ForwardParams p) {
   const int lane = threadIdx.x % 32;
   const int64_t d = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;
   const int64_t b = blockIdx.y;

@@ -16,6 +16,13 @@ inline constexpr int kChunk = 32 * kItems;
 // Each warp scans one channel; a block holds kWarps channels (no shared memory, no barrier:
 // the warps are independent, so a partial last block simply has idle warps).
 inline constexpr int kWarps = 4;
+// Resident blocks per SM that __launch_bounds__ asks for: a budget of 65536 / (3 * 128) = 170
+// registers per thread. Without it ptxas (CUDA 13) capped the scan at 128 and spilled on sm_90a
+// (the lane-owned state and A take 16 registers, a chunk's per-step values ~40).
+inline constexpr int kMinBlocksPerSm = 3;
+// The backward holds the recomputed states and the adjoint too: 2 blocks, 255 registers
+// (it needed ~170 and spilled at 168).
+inline constexpr int kBackwardMinBlocksPerSm = 2;
 // N <= 256: each lane keeps the running state and A of n = 32 k + lane, k < kStateRegs.
 inline constexpr int kMaxState = 256;
 inline constexpr int kStateRegs = kMaxState / 32;
