@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import rdm
-from op_checks import check_against_float64, float64, packed
+from op_checks import check_against_float64, check_compiled_matches_eager, float64, opcheck_with_and_without_grad
 from rdm import reference
 from test_selective_scan_op import OUTPUTS, scan_inputs
 from tolerance import assert_close_to_oracle
@@ -283,17 +283,15 @@ def test_decode_head_layout():
     torch.testing.assert_close(state, expected_state)
 
 
-def test_forward_compiles_fullgraph():
-    args = scan_inputs(torch.float32, batch=1, dim=4, state_size=4, length=6)
-    eager = simt_scan(*args)
-    compiled = torch.compile(simt_scan, fullgraph=True)(*args)
-    for c, e in zip(compiled, eager):
-        torch.testing.assert_close(c, e)
+def test_compiles_fullgraph_forward_and_backward():
+    """torch.compile(fullgraph=True) over the emulated op: outputs and gradients (through the
+    emulated backward kernel) equal eager."""
+    check_compiled_matches_eager(simt_scan, scan_inputs(torch.float32, batch=1, dim=4, state_size=4, length=6))
 
 
-def test_opcheck_emulated_forward_and_decode():
+def test_opcheck_emulated_forward_backward_and_decode():
     args = scan_inputs(torch.float32, batch=1, dim=4, state_size=4, length=6)
-    torch.library.opcheck(torch.ops.rdm_simt.selective_scan, tuple(args))
+    opcheck_with_and_without_grad(torch.ops.rdm_simt.selective_scan, args)
     state = args[9].clone()
     torch.library.opcheck(torch.ops.rdm_simt.selective_state_update, (state, *decode_args(args, 0)))
 
