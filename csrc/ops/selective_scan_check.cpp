@@ -129,10 +129,10 @@ void check_selective_state_update(const at::Tensor& state, const at::Tensor& x, 
     expect(state, "state", 1, "(batch, heads, head_dim, N)");
     if (D) expect(*D, "D", 0, "(heads, head_dim)");
     if (dt_bias) expect(*dt_bias, "dt_bias", 0, "(heads, head_dim)");
+    const auto meta = [](const at::Tensor& t) { return at::empty(t.sizes(), t.options().device(at::kMeta)); };
     check_common({kOp, "x", "dt", "dt_bias", "(batch, heads, head_dim)", "(batch, N) or (batch, G, N)"},
-                 flat_channels(x, 1), flat_channels(dt, 1), flat_channels(A, 0), at::empty(B.sizes(), B.options().device(at::kMeta)),
-                 at::empty(C.sizes(), C.options().device(at::kMeta)),
-                 flat_channels(D, 0), flat_channels(z, 1), flat_channels(dt_bias, 0));
+                 flat_channels(x, 1), flat_channels(dt, 1), flat_channels(A, 0), meta(B), meta(C), flat_channels(D, 0),
+                 flat_channels(z, 1), flat_channels(dt_bias, 0));
     check::same_device(kOp, x, "x",
                        {{&dt, "dt"}, {&A, "A"}, {&B, "B"}, {&C, "C"}, {check::maybe(D), "D"}, {check::maybe(z), "z"},
                         {check::maybe(dt_bias), "dt_bias"}});
