@@ -56,12 +56,20 @@ BUDGETS = (
         wide_min_sector_efficiency=0.95,
         max_bank_conflicts=0,
     ),
+    Budget("selective_scan", max_bytes_ratio=1.2, min_coalescing=0.9, min_sector_efficiency=0.9, max_bank_conflicts=0),
 )
 DTYPES = (torch.float32, torch.bfloat16)
 
 # Budgets a kernel does not meet yet, by (op, pass, dtype name; None: every dtype): expected
 # to fail (strictly, so that the entry must go once the kernel is fixed).
-KNOWN_DEFICITS: dict = {}
+KNOWN_DEFICITS = {
+    ("selective_scan", FWD_BWD, None): "the backward re-runs the forward kernel to write the chunk checkpoints "
+    "(no companion op saves them yet) and adds dB/dC in fp32 with atomics into fp32 buffers: 1.26-1.42x the "
+    "compulsory bytes (sector efficiency >= 0.95 and coalescing >= 0.97 are met)",
+    ("selective_state_update", FWD, None): "one warp per channel: the per-channel scalars (x, dt, z, D, dt_bias, y) "
+    "are 2-4 byte requests, and at N = 8 the state rows fill a quarter of the lanes (sector efficiency ~0.5); "
+    "a block-wide layout with the scalars loaded 32 channels at a time would fix it",
+}
 
 
 def _budget_cases():
@@ -71,9 +79,10 @@ def _budget_cases():
                 continue
             for dtype in DTYPES:
                 name = DTYPE_NAMES[dtype]
-                deficit = KNOWN_DEFICITS.get((budget.op, case.mode, name)) or KNOWN_DEFICITS.get(
-                    (budget.op, case.mode, None)
-                )
+                # by the budget's op, or by the case's own op where a module has several
+                deficit = next((KNOWN_DEFICITS[key] for op in (budget.op, case.op)
+                                for key in ((op, case.mode, name), (op, case.mode, None)) if key in KNOWN_DEFICITS),
+                               None)
                 marks = [pytest.mark.xfail(reason=deficit, strict=True)] if deficit else []
                 yield pytest.param(budget, case, dtype, marks=marks, id=f"{case.op}-{case.label}-{case.mode}-{name}")
 

@@ -52,21 +52,37 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
                                 cat_dims=(-1, 0))
 
 
-def selective_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False):
+def selective_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False,
+                           state_batch_indices=None):
     """One decode step of ``selective_scan``, updating ``state`` in place.
 
-    Shapes: state (batch, dim, N) fp32, mutated to h_t; x, dt, z: (batch, dim);
-    A: (dim, N); B, C: (batch, G, N) or (batch, N); D, dt_bias: (dim,).
-    Returns y_t (batch, dim) in x's dtype; same semantics as ``selective_scan`` with L = 1
+    Shapes: state (batch, dim, N) fp32/fp16/bf16 (math in fp32, stored back in its dtype),
+    mutated to h_t; x, dt, z: (batch, dim); A: (dim, N); B, C: (batch, G, N) or (batch, N);
+    D, dt_bias: (dim,). Mamba-2's head layout: x, dt, z (batch, H, P), state (batch, H, P, N),
+    A (H, P, N), D and dt_bias (H, P); it is the same step with dim = H * P.
+    state_batch_indices: optional (batch,) int: row b updates ``state[state_batch_indices[b]]``;
+    a negative index is a padding slot (skipped, y = 0).
+    Returns y_t in x's shape and dtype; same semantics as ``selective_scan`` with L = 1
     and ``initial_state=state``. Not meant to be differentiated.
     """
-    def one_step(t):
-        return None if t is None else t.unsqueeze(-1)
+    heads = x.dim() == 3
 
-    out, new_state = _scan_batch(one_step(x), one_step(dt), A, one_step(B), one_step(C), D, one_step(z),
-                                 dt_bias, dt_softplus, state)
-    state.copy_(new_state)
-    return out.squeeze(-1)
+    def channels(t, start):  # Mamba-2's (H, P) as one channel dimension (a copy if need be)
+        return t.flatten(start, start + 1) if heads and t is not None else t
+
+    rows = torch.arange(x.shape[0], device=x.device) if state_batch_indices is None else state_batch_indices.long()
+    keep = rows >= 0
+
+    def step(t, per_channel=True):  # the kept rows with a time dimension of one step
+        return None if t is None else (channels(t, 1) if per_channel else t)[keep].unsqueeze(-1)
+
+    h0 = channels(state[rows[keep]], 1).to(compute_dtype(x))
+    out, new_state = _scan_batch(step(x), step(dt), channels(A, 0), step(B, False), step(C, False), channels(D, 0),
+                                 step(z), channels(dt_bias, 0), dt_softplus, h0)
+    state[rows[keep]] = new_state.reshape(state[rows[keep]].shape).to(state.dtype)
+    y = x.new_zeros(channels(x, 1).shape)
+    y[keep] = out.squeeze(-1)
+    return y.reshape(x.shape)
 
 
 def _scan_batch(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state):
