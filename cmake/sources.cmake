@@ -17,6 +17,7 @@ set(RDM_COMMON_SOURCES
 # rdm_simt): tensor checks, params, stream, launch. No kernel code.
 set(RDM_KERNEL_OP_SOURCES
   csrc/ops/act_accumulate_kernel.cpp
+  csrc/ops/selective_scan_kernel.cpp
   csrc/ops/probe_ops.cpp
   csrc/ops/device_error_probe_ops.cpp
 )

@@ -58,14 +58,17 @@ info = runpy.run_path(f"{sys.argv[1]}/_build_info.py")
 sys.exit(0 if (info["TORCH_VERSION"], info["TORCH_CUDA"] or None) == (torch.__version__, torch.version.cuda) else 1)
 PY
 }
+device_build="$RDM_ROOT/build/gpu-check"  # a fallback build, reused by the next step on this machine
 if matches_torch "$artifact"; then
   libs="$artifact"
-  echo "libraries: carried build $artifact ($(cat "$artifact/COMMIT" 2> /dev/null || echo 'commit unknown'))" \
-    | tee "$out/build.txt"
+  echo "libraries: carried build $artifact" | tee "$out/build.txt"
+elif matches_torch "$device_build"; then
+  libs="$device_build"
+  echo "libraries: built on this machine by an earlier step, $libs" | tee "$out/build.txt"
 else
   # sm_90 builds as sm_90a, as in RDM_CUDA_ARCHS' default.
   arch="$("$py" -c 'import torch; m, n = torch.cuda.get_device_capability(); print(m * 10 + n, "a" * (m == 9), sep="")')"
-  libs="$RDM_ROOT/build/gpu-check"
+  libs="$device_build"
   echo "libraries: no carried build for this torch; building for sm_$arch in $libs" | tee "$out/build.txt"
   started=$(date +%s)
   if ! rdm_cmake_build "$py" "$libs" "$out/build.log" -DRDM_REQUIRE_CUDA=ON -DRDM_BUILD_SIMT=ON \
@@ -75,6 +78,7 @@ else
   fi
   record build 0 $(( $(date +%s) - started ))
 fi
+cat "$libs/_build_info.py" >> "$out/build.txt"  # the commit and torch they were built from
 cp "$libs/_C.so" "$libs/_build_info.py" "$stage/rdm/"
 [ -f "$libs/_simt.so" ] && cp "$libs/_simt.so" "$stage/rdm/"
 export PYTHONPATH="$stage"

@@ -234,12 +234,20 @@ def test_values_are_not_read_from_meta_tensors():
 
 def _bad_update_inputs():
     state, x, dt, A, B, C, D, z, bias, softplus = update_inputs()
-    yield "x must have shape (batch, dim)", [state, x[..., None], dt, A, B, C, D, z, bias, softplus]
+    yield "x must have shape (batch, dim) or (batch, heads, head_dim)", [state, x[..., None, None], dt, A, B, C, D, z,
+                                                                         bias, softplus]
+    yield "A must have shape (heads, head_dim, N)", [state[..., None, :], x[..., None], dt[..., None], A, B, C, None,
+                                                     None, None, softplus]
     yield "dt must be x's dtype float32, got float16", [state, x, dt.half(), A, B, C, D, z, bias, softplus]
     yield "B must have shape (batch, N) or (batch, G, N)", [state, x, dt, A, B[..., None], C, D, z, bias, softplus]
     yield "dt_bias must have shape (dim,)", [state, x, dt, A, B, C, D, z, bias[:1], softplus]
     yield "state must have shape (batch, dim, N)", [state[:1], x, dt, A, B, C, D, z, bias, softplus]
-    yield "state must be float32", [state.half(), x, dt, A, B, C, D, z, bias, softplus]
+    yield "state must be float32, float16 or bfloat16, got float64", [state.double(), x, dt, A, B, C, D, z, bias,
+                                                                     softplus]
+    yield "state_batch_indices must have shape (batch,)", [state, x, dt, A, B, C, D, z, bias, softplus,
+                                                           torch.zeros(1, dtype=torch.int32)]
+    yield "state_batch_indices must be int32, got int64", [state, x, dt, A, B, C, D, z, bias, softplus,
+                                                           torch.zeros(x.shape[0], dtype=torch.int64)]
 
 
 @pytest.mark.parametrize("message,args", list(_bad_update_inputs()), ids=message_ids)
@@ -248,19 +256,34 @@ def test_bad_update_inputs_raise_clear_errors(message, args):
         rdm.ops.selective_state_update(*args)
 
 
-# --- the reference path on CUDA tensors --------------------------------------------------------
+# --- the CUDA kernels ----------------------------------------------------------------------------
+
+
+def _cuda(args):
+    return [a.cuda() if isinstance(a, torch.Tensor) else a for a in args]
 
 
 @pytest.mark.cuda
-def test_cuda_reference_path_matches_cpu():
-    args = scan_inputs(torch.bfloat16, lengths=[3, 1, 5])
-    cuda_args = [a.cuda() if isinstance(a, torch.Tensor) else a for a in args]
-    for c, e in zip(rdm.ops.selective_scan(*cuda_args), rdm.ops.selective_scan(*args)):
-        torch.testing.assert_close(c.cpu(), e)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cuda_kernels_match_float64(dtype):
+    """The CUDA forward against the float64 oracle; its backward and the decode step
+    against the CPU reference (the same kernels' emulated twins are tested in
+    test_selective_scan_kernels.py)."""
+    args = scan_inputs(dtype, lengths=[3, 1, 5])
+    check_against_float64(lambda *a: [o.cpu() for o in rdm.ops.selective_scan(*_cuda(a))],
+                          rdm.reference.selective_scan, args, OUTPUTS)
+    cuda_args = _cuda(args)
     opcheck(torch.ops.rdm.selective_scan.default, tuple(cuda_args))
-    grads = grads_of_outputs(rdm.ops.selective_scan(*args))
-    cuda_grads = torch.ops.rdm.selective_scan_backward(*[g.cuda() for g in grads], *cuda_args)
-    for c, e in zip(cuda_grads, torch.ops.rdm.selective_scan_backward(*grads, *args)):
-        torch.testing.assert_close(c.cpu(), e)
+    args32 = scan_inputs(torch.float32, lengths=[3, 1, 5])
+    grads = grads_of_outputs(rdm.ops.selective_scan(*args32))
+    cuda_grads = torch.ops.rdm.selective_scan_backward(*_cuda(grads), *_cuda(args32))
+    for c, e in zip(cuda_grads, torch.ops.rdm.selective_scan_backward(*grads, *args32)):
+        torch.testing.assert_close(c.cpu(), e, atol=1e-4, rtol=1e-4)
+    state, *rest = update_inputs(dtype)
+    cuda_state = state.cuda()
+    y = rdm.ops.selective_state_update(cuda_state, *_cuda(rest))
+    expected = rdm.ops.selective_state_update(state, *rest)
+    torch.testing.assert_close(y.cpu(), expected, atol=1e-2, rtol=1e-2)
+    torch.testing.assert_close(cuda_state.cpu(), state, atol=1e-4, rtol=1e-4)
     u, delta, A, B, C, D, z, bias, _, h0, cu = args
     check_reads_no_values_on_cuda(torch.ops.rdm._selective_scan_check, [u, delta, A, B, C, D, z, bias, h0, cu + 1])

@@ -32,22 +32,43 @@ class Budget:
     min_coalescing: float = 0.95
     # Requested bytes / bytes of the sectors moved (a lone 4-byte load uses 1/8 of its sector).
     min_sector_efficiency: float = 0.0
+    # From this row length on (the last dimension of the case's shape), sector efficiency
+    # must reach wide_min_sector_efficiency instead: where the rows' own traffic dominates.
+    wide_from_dim: Optional[int] = None
+    wide_min_sector_efficiency: float = 0.95
     max_bank_conflicts: int = 0  # extra shared-memory wavefronts, summed over the case
     max_flop_ratio: Optional[float] = None  # executed / useful tensor-core FLOPs, for ops that use mma
 
 
+# ACT: issue 7 asks for sector efficiency >= 95%. Held literally (requested / moved bytes)
+# from D = 512 on; below that, every request must still be fully coalesced (coalescing >= 95%)
+# but sector efficiency only >= 85%: each row has a few fp32 scalars (cum_p, weight, the
+# gradients of cum_p_out and weight, the uint8 halting decision) that no access pattern can
+# pack into whole sectors when the rows of a block are far apart in them, and at D = 64 they
+# alone keep a perfect kernel near 90%.
 BUDGETS = (
-    Budget("act", max_bytes_ratio=1.05, min_coalescing=0.95, min_sector_efficiency=0.85, max_bank_conflicts=0),
+    Budget(
+        "act",
+        max_bytes_ratio=1.05,
+        min_coalescing=0.95,
+        min_sector_efficiency=0.85,
+        wide_from_dim=512,
+        wide_min_sector_efficiency=0.95,
+        max_bank_conflicts=0,
+    ),
+    Budget("selective_scan", max_bytes_ratio=1.2, min_coalescing=0.9, min_sector_efficiency=0.9, max_bank_conflicts=0),
 )
 DTYPES = (torch.float32, torch.bfloat16)
 
 # Budgets a kernel does not meet yet, by (op, pass, dtype name; None: every dtype): expected
 # to fail (strictly, so that the entry must go once the kernel is fixed).
 KNOWN_DEFICITS = {
-    ("act", FWD, "bf16"): "16-bit h with fp32 h_acc: each lane moves 2 adjacent 16-byte chunks of h_acc, so a "
-    "request spans twice the sectors it needs (coalescing ~0.55); interleave the chunks across lanes",
-    ("act", FWD_BWD, None): "the backward's block_sum combine writes 4-byte words kVec apart per lane "
-    "(kVec-way bank conflicts), plus the forward's 16-bit coalescing deficit",
+    ("selective_scan", FWD_BWD, None): "the backward re-runs the forward kernel to write the chunk checkpoints "
+    "(no companion op saves them yet) and adds dB/dC in fp32 with atomics into fp32 buffers: 1.26-1.42x the "
+    "compulsory bytes (sector efficiency >= 0.95 and coalescing >= 0.97 are met)",
+    ("selective_state_update", FWD, None): "one warp per channel: the per-channel scalars (x, dt, z, D, dt_bias, y) "
+    "are 2-4 byte requests, and at N = 8 the state rows fill a quarter of the lanes (sector efficiency ~0.5); "
+    "a block-wide layout with the scalars loaded 32 channels at a time would fix it",
 }
 
 
@@ -58,9 +79,10 @@ def _budget_cases():
                 continue
             for dtype in DTYPES:
                 name = DTYPE_NAMES[dtype]
-                deficit = KNOWN_DEFICITS.get((budget.op, case.mode, name)) or KNOWN_DEFICITS.get(
-                    (budget.op, case.mode, None)
-                )
+                # by the budget's op, or by the case's own op where a module has several
+                deficit = next((KNOWN_DEFICITS[key] for op in (budget.op, case.op)
+                                for key in ((op, case.mode, name), (op, case.mode, None)) if key in KNOWN_DEFICITS),
+                               None)
                 marks = [pytest.mark.xfail(reason=deficit, strict=True)] if deficit else []
                 yield pytest.param(budget, case, dtype, marks=marks, id=f"{case.op}-{case.label}-{case.mode}-{name}")
 
@@ -86,7 +108,9 @@ def test_counter_budget(budget: Budget, case, dtype):
     )
     assert c.bytes_ratio <= budget.max_bytes_ratio, f"moves {c.bytes_ratio:.3f}x the compulsory bytes; " + seen
     assert c.coalescing >= budget.min_coalescing, f"coalescing {c.coalescing:.3f}; " + seen
-    assert c.sector_efficiency >= budget.min_sector_efficiency, f"sector efficiency {c.sector_efficiency:.3f}; " + seen
+    wide = budget.wide_from_dim is not None and int(case.shape.split("x")[-1]) >= budget.wide_from_dim
+    min_efficiency = budget.wide_min_sector_efficiency if wide else budget.min_sector_efficiency
+    assert c.sector_efficiency >= min_efficiency, f"sector efficiency {c.sector_efficiency:.3f}; " + seen
     assert c.bank_conflicts <= budget.max_bank_conflicts, seen
     if budget.max_flop_ratio is not None:
         assert c.flop_ratio is not None and c.flop_ratio <= budget.max_flop_ratio, seen
@@ -158,3 +182,21 @@ def test_summary_sums_launches_and_derives_the_ratios():
     assert total["coalescing"] == pytest.approx(4 / 5)
     assert total["bank_conflict_rate"] == pytest.approx(0.5)
     assert simt.summary([])["coalescing"] is None
+
+
+def test_out_of_bounds_store_fails_the_launch_cleanly():
+    """Ops register the tensors they pass to emulated kernels; a planted off-by-one store
+    (rdm_simt._global_bounds_probe writes 32 floats from index `shift`) fails the launch
+    with a RuntimeError before it writes, instead of corrupting the heap."""
+    probe = torch.ops.rdm_simt._global_bounds_probe
+    assert torch.equal(probe(32, 0), torch.arange(32, dtype=torch.float32))
+    report = (
+        r"shifted_store_kernel.*out-of-bounds global store of 4 bytes at 0x[0-9a-f]+ by thread \(31,0,0\) "
+        r"block \(0,0,0\) at .*probe_ops\.cpp:\d+.*nearest buffer 'out' \[0x[0-9a-f]+, 0x[0-9a-f]+\), "
+        r"4 bytes past its end"
+    )
+    with pytest.raises(RuntimeError, match=report):
+        probe(32, 1)
+    with pytest.raises(RuntimeError, match=r"thread \(0,0,0\).*4 bytes before its start"):
+        probe(32, -1)
+    assert torch.equal(probe(33, 1)[1:], torch.arange(32, dtype=torch.float32))  # in bounds again

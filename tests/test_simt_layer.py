@@ -74,6 +74,11 @@ PLANTED = {
     "bad_launch_config": [r"invalid configuration argument"],
     "ldmatrix_bad_address": [r"not 16-byte aligned", r"not in shared memory"],
     "cp_async_bad_address": [r"must be aligned", r"not in shared memory", r"src-size 9 exceeds the cp-size"],
+    "global_bounds": [
+        r"out-of-bounds global store of 4 bytes at 0x[0-9a-f]+ by thread \(31,0,0\) block \(0,0,0\) at "
+        r".*test_global_bounds\.cpp:\d+",
+        r"nearest buffer 'out' \[0x[0-9a-f]+, 0x[0-9a-f]+\), 4 bytes past its end",
+    ],
 }
 
 # Bugs planted in the emulator (the RDM_SIMT_PLANTED_BUG values in csrc/simt/tensor_core.cpp)

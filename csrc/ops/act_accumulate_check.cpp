@@ -55,7 +55,7 @@ void check_tensors(const at::Tensor& h, const at::Tensor& halt_weight, const at:
   }
 }
 
-// The dtype a per-position tensor must have: cum_p's.
+// A per-position tensor of the backward: cum_p's shape and device, dtype `type`.
 void check_position_tensor(const at::Tensor& t, const at::Tensor& cum_p, at::ScalarType type, const char* name) {
   TORCH_CHECK(t.sizes() == cum_p.sizes(), kOp, " backward: ", name, " must have cum_p's shape ", cum_p.sizes(),
               ", got ", t.sizes());
@@ -76,9 +76,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> act_accumulate(const at::Tensor& 
           .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>(
               const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, double,
               bool)>();
-  auto [h_acc_out, cum_p_out, weight, halt_state] =
-      forward.call(h, halt_weight, halt_bias, h_acc, cum_p, threshold, is_last);
-  return {h_acc_out, cum_p_out, weight};
+  const auto outputs = forward.call(h, halt_weight, halt_bias, h_acc, cum_p, threshold, is_last);
+  return {std::get<0>(outputs), std::get<1>(outputs), std::get<2>(outputs)};
 }
 }  // namespace
 

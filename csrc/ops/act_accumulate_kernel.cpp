@@ -7,6 +7,7 @@
 #include "act_accumulate_check.h"
 #include "backend.h"
 #include "kernels/act/act_params.h"
+#include "kernels/common/dispatch.h"
 #include "kernels/reduce/column_sum.h"
 #include "strided_rows.h"
 
@@ -15,18 +16,19 @@ namespace rdm {
 namespace {
 constexpr const char* kOp = "rdm.act_accumulate";
 
-template <class Params>
-void launch_for_kind(ScalarKind kind, void (*f32)(const Params&, StreamHandle), void (*f16)(const Params&, StreamHandle),
-                     void (*bf16)(const Params&, StreamHandle), const Params& p, StreamHandle stream) {
-  (kind == ScalarKind::kFloat32 ? f32 : kind == ScalarKind::kFloat16 ? f16 : bf16)(p, stream);
+// Whether rows' base and row stride are aligned to a vector of act::kVectorElements of
+// their dtype.
+bool rows_aligned_to_vectors(const StridedRows& r) {
+  const int64_t bytes = act::kVectorElements * int64_t(r.tensor.element_size());
+  return reinterpret_cast<uintptr_t>(r.tensor.data_ptr()) % bytes == 0 &&
+         r.stride * r.tensor.element_size() % bytes == 0;
 }
 
-// Whether rows can move in 16-byte vectors: D a whole number of vectors, every (rows, D)
-// tensor's base and row stride aligned (halt_weight is one contiguous row).
-bool use_vectors(ScalarKind kind, int64_t dim, const at::Tensor& halt_weight,
-                 std::initializer_list<const StridedRows*> rows) {
-  bool vectorized = dim % act::elements_per_vector(kind, true) == 0 && backend::aligned16(halt_weight);
-  for (const StridedRows* r : rows) vectorized = vectorized && rows_aligned16(*r);
+// Whether rows can move in vectors: D a whole number of vectors, every (rows, D) tensor
+// aligned (halt_weight is one contiguous fp32 row).
+bool use_vectors(int64_t dim, const at::Tensor& halt_weight, std::initializer_list<const StridedRows*> rows) {
+  bool vectorized = dim % act::kVectorElements == 0 && backend::aligned16(halt_weight);
+  for (const StridedRows* r : rows) vectorized = vectorized && rows_aligned_to_vectors(*r);
   return vectorized;
 }
 
@@ -99,9 +101,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> act_accumulate_fwd(
   p.dim = int(in.dim);
   p.threshold = float(threshold);
   p.is_last = is_last;
-  p.vectorized = use_vectors(in.kind, in.dim, in.halt_weight, {&in.h, &acc, &out});
-  launch_for_kind(in.kind, &act::forward_launch<ScalarKind::kFloat32>, &act::forward_launch<ScalarKind::kFloat16>,
-                  &act::forward_launch<ScalarKind::kBFloat16>, p, backend::stream_for(h));
+  p.vectorized = use_vectors(in.dim, in.halt_weight, {&in.h, &acc, &out});
+  const StreamHandle stream = backend::stream_for(h);
+  const backend::KernelBuffers buffers{{"h", in.h.tensor},       {"halt_weight", in.halt_weight},
+                                       {"halt_bias", in.halt_bias}, {"h_acc", acc.tensor},
+                                       {"cum_p", in.cum_p.tensor},  {"h_acc_out", h_acc_out},
+                                       {"cum_p_out", cum_p_out},    {"weight", weight},
+                                       {"halt_state", halt_state}};
+  dispatch_scalar(in.kind, [&](auto kind) { act::forward_launch<decltype(kind)::value>(p, stream); });
   return {h_acc_out, cum_p_out, weight, halt_state};
 }
 
@@ -127,9 +134,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> act_accumulate_backwa
 
   at::Tensor grad_h = at::empty(h.sizes(), h.options());
   at::Tensor grad_cum_p = at::empty(cum_p.sizes(), cum_p.options());
-  at::Tensor grad_params = at::empty({in.dim + 1}, in.halt_weight.options());  // [d halt_weight, d halt_bias]
+  // fp32 (the kernels' precision), converted to the parameters' dtype at the end
+  at::Tensor grad_halt_weight = at::empty({in.dim}, in.halt_weight.options());
+  at::Tensor grad_halt_bias = at::empty(halt_bias.sizes(), in.halt_weight.options());
   if (in.rows == 0) {
-    grad_params.zero_();
+    grad_halt_weight.zero_();
+    grad_halt_bias.zero_();
   } else {
     const StridedRows gh{grad_h, in.dim};
     act::BackwardParams p{};
@@ -153,25 +163,32 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> act_accumulate_backwa
     p.grad_cum_p_stride = 1;
     p.rows = in.rows;
     p.dim = int(in.dim);
-    p.vectorized = use_vectors(in.kind, in.dim, in.halt_weight, {&in.h, &g, &gh});
+    p.vectorized = use_vectors(in.dim, in.halt_weight, {&in.h, &g, &gh});
 
     const int sms = backend::sm_count(h);
     p.num_blocks = int(act::backward_blocks(act::kTileShapes[act::tile_index(in.dim)], in.rows, sms));
-    at::Tensor partials = at::empty({p.num_blocks, in.dim + 1}, in.halt_weight.options());
+    p.partials_row_stride = act::partials_row_stride(in.dim);
+    // (num_blocks, dim + 1) in rows partials_row_stride apart; the padding is never touched.
+    const at::Tensor partials =
+        at::empty({p.num_blocks, p.partials_row_stride}, in.halt_weight.options()).narrow(1, 0, in.dim + 1);
     p.partials = partials.data_ptr<float>();
 
     const StreamHandle stream = backend::stream_for(h);
-    launch_for_kind(in.kind, &act::backward_launch<ScalarKind::kFloat32>, &act::backward_launch<ScalarKind::kFloat16>,
-                    &act::backward_launch<ScalarKind::kBFloat16>, p, stream);
-    column_sum_launch(
-        ColumnSumParams{partials.data_ptr<float>(), in.dim + 1, grad_params.data_ptr<float>(), p.num_blocks, in.dim + 1},
-        sms, stream);
+    const backend::KernelBuffers buffers{
+        {"h", in.h.tensor},         {"halt_weight", in.halt_weight},   {"halt_bias", in.halt_bias},
+        {"cum_p", in.cum_p.tensor}, {"halt_state", state.tensor},      {"grad_h_acc_out", g.tensor},
+        {"grad_cum_p_out", g_cum.tensor}, {"grad_weight", g_weight.tensor}, {"grad_h", grad_h},
+        {"grad_cum_p", grad_cum_p}, {"partials", partials},            {"grad_halt_weight", grad_halt_weight},
+        {"grad_halt_bias", grad_halt_bias}};
+    dispatch_scalar(in.kind, [&](auto kind) { act::backward_launch<decltype(kind)::value>(p, stream); });
+    // Columns [0, dim) are d halt_weight, column dim is d halt_bias: each to its own output.
+    const ColumnSumParams sum{p.partials, p.partials_row_stride, grad_halt_weight.data_ptr<float>(),
+                              grad_halt_bias.data_ptr<float>(), in.dim, p.num_blocks, in.dim + 1};
+    column_sum_launch(sum, sms, stream);
   }
-  // Copies, so that no two outputs share storage.
-  at::Tensor grad_halt_weight = grad_params.slice(0, 0, in.dim).to(halt_weight.scalar_type(), false, true);
-  at::Tensor grad_halt_bias =
-      grad_params.slice(0, in.dim).reshape(halt_bias.sizes()).to(halt_bias.scalar_type(), false, true);
-  return {grad_h, grad_halt_weight, grad_halt_bias, grad_cum_p};
+  // A no-op for fp32 parameters: no copy.
+  return {grad_h, grad_halt_weight.to(halt_weight.scalar_type()), grad_halt_bias.to(halt_bias.scalar_type()),
+          grad_cum_p};
 }
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include "kernels/host_types.h"
 
 #if defined(RDM_SIMT)
+#include "simt/instrument.h"
 #define RDM_KERNEL_KEY CPU
 #else
 #include <ATen/cuda/CUDAContext.h>
@@ -42,6 +43,51 @@ inline int sm_count(const at::Tensor& t) {
   return at::cuda::getDeviceProperties(t.device().index())->multiProcessorCount;
 }
 #endif
+
+// A tensor passed to a kernel, named for error reports.
+struct NamedTensor {
+  const char* name;
+  const at::Tensor& tensor;
+};
+
+// The global memory the kernels launched while it lives may touch: every tensor passed to
+// them (inputs, outputs, workspaces; undefined ones are skipped). Under the emulation an
+// access outside all of them fails the launch cleanly, before it happens (see docs/kernels.md,
+// "Bounds of global memory"); on CUDA it does nothing. One line before an op's launches:
+//   const backend::KernelBuffers buffers{{"h", h}, {"out", out}};
+class KernelBuffers {
+ public:
+  KernelBuffers(std::initializer_list<NamedTensor> tensors) {
+#if defined(RDM_SIMT)
+    for (const NamedTensor& t : tensors)
+      if (t.tensor.defined()) buffers_.add(t.tensor.data_ptr(), extent_bytes(t.tensor), t.name);
+#else
+    static_cast<void>(tensors);
+#endif
+  }
+
+  // A buffer that is not a tensor (e.g. the device error flag).
+  void add(const char* name, const void* begin, std::size_t bytes) {
+#if defined(RDM_SIMT)
+    buffers_.add(begin, bytes, name);
+#else
+    static_cast<void>(name), static_cast<void>(begin), static_cast<void>(bytes);
+#endif
+  }
+
+  // From the first to one past the last byte of t's elements (strides are non-negative).
+  static std::size_t extent_bytes(const at::Tensor& t) {
+    if (t.numel() == 0) return 0;
+    int64_t last = 0;
+    for (int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
+    return std::size_t(last + 1) * t.element_size();
+  }
+
+#if defined(RDM_SIMT)
+ private:
+  simt::GlobalBuffers buffers_;
+#endif
+};
 
 // The kernel's dtype for a tensor the kernels read in its own precision.
 inline ScalarKind scalar_kind(const at::Tensor& t, const char* op, const char* arg) {

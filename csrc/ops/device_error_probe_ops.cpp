@@ -38,6 +38,8 @@ at::Tensor device_error_probe(const at::Tensor& table, const at::Tensor& indices
   p.out = out.data_ptr<float>();
   p.code = static_cast<DeviceError>(code);
   p.flag = device_error_flag(table);
+  backend::KernelBuffers buffers{{"table", table}, {"indices", indices}, {"out", out}};
+  buffers.add("device error flag", p.flag, sizeof(DeviceErrorFlag));
   device_error_probe_launch(p, backend::stream_for(table));
   return out;
 }

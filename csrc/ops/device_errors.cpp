@@ -33,6 +33,8 @@ Description describe(DeviceError code) {
       return {"topk_ids", "must lie in [0, num_experts)"};
     case DeviceError::kRowIdOutOfRange:
       return {"row_id", "must be a permutation of 0 .. T * k - 1 (as moe_permute returns)"};
+    case DeviceError::kStateBatchIndexOutOfRange:
+      return {"state_batch_indices", "must be below state.shape[0] (negative: a padding slot, skipped)"};
   }
   return {"an input", "has a bad value (unknown device error code)"};
 }

@@ -95,17 +95,69 @@ void check_selective_scan(const at::Tensor& u, const at::Tensor& delta, const at
   }
 }
 
+namespace {
+// A (heads, head_dim, ...) tensor's shape with the two head dimensions as one channel
+// dimension, on the meta device: checks share check_common without copying stride-0 views.
+at::Tensor flat_channels(const at::Tensor& t, int64_t first) {
+  std::vector<int64_t> sizes(t.sizes().begin(), t.sizes().end());
+  sizes[first] *= sizes[first + 1];
+  sizes.erase(sizes.begin() + first + 1);
+  return at::empty(sizes, t.options().device(at::kMeta));
+}
+std::optional<at::Tensor> flat_channels(const std::optional<at::Tensor>& t, int64_t first) {
+  return t ? std::optional(flat_channels(*t, first)) : std::nullopt;
+}
+}  // namespace
+
 void check_selective_state_update(const at::Tensor& state, const at::Tensor& x, const at::Tensor& dt,
                                   const at::Tensor& A, const at::Tensor& B, const at::Tensor& C,
                                   const std::optional<at::Tensor>& D, const std::optional<at::Tensor>& z,
-                                  const std::optional<at::Tensor>& dt_bias) {
+                                  const std::optional<at::Tensor>& dt_bias,
+                                  const std::optional<at::Tensor>& state_batch_indices) {
   constexpr const char* kOp = "rdm.selective_state_update";
-  TORCH_CHECK(x.dim() == 2, kOp, ": x must have shape (batch, dim), got ", x.sizes());
-  check_common({kOp, "x", "dt", "dt_bias", "(batch, dim)", "(batch, N) or (batch, G, N)"}, x, dt, A, B, C, D, z,
-               dt_bias);
-  check::shape(kOp, state, "state", {x.size(0), x.size(1), A.size(1)}, "(batch, dim, N)");
-  check::dtype_in(kOp, state, "state", {check::param_type(x.scalar_type())},
-                  check::param_type_name(x.scalar_type(), "x"));
+  TORCH_CHECK(x.dim() == 2 || x.dim() == 3, kOp, ": x must have shape (batch, dim) or (batch, heads, head_dim), got ",
+              x.sizes());
+  const bool heads = x.dim() == 3;
+  if (heads) {
+    // Mamba-2's layout: every per-channel tensor has (heads, head_dim) where the 2-D form has dim.
+    const auto expect = [&](const at::Tensor& t, const char* name, int64_t at_dim, const char* layout) {
+      TORCH_CHECK(t.dim() > at_dim + 1 && t.size(at_dim) == x.size(1) && t.size(at_dim + 1) == x.size(2), kOp, ": ",
+                  name, " must have shape ", layout, " with heads = ", x.size(1), " and head_dim = ", x.size(2),
+                  " as in x, got ", t.sizes());
+    };
+    expect(A, "A", 0, "(heads, head_dim, N)");
+    expect(state, "state", 1, "(batch, heads, head_dim, N)");
+    if (D) expect(*D, "D", 0, "(heads, head_dim)");
+    if (dt_bias) expect(*dt_bias, "dt_bias", 0, "(heads, head_dim)");
+    const auto meta = [](const at::Tensor& t) { return at::empty(t.sizes(), t.options().device(at::kMeta)); };
+    check_common({kOp, "x", "dt", "dt_bias", "(batch, heads, head_dim)", "(batch, N) or (batch, G, N)"},
+                 flat_channels(x, 1), flat_channels(dt, 1), flat_channels(A, 0), meta(B), meta(C), flat_channels(D, 0),
+                 flat_channels(z, 1), flat_channels(dt_bias, 0));
+    check::same_device(kOp, x, "x",
+                       {{&dt, "dt"}, {&A, "A"}, {&B, "B"}, {&C, "C"}, {check::maybe(D), "D"}, {check::maybe(z), "z"},
+                        {check::maybe(dt_bias), "dt_bias"}});
+  } else {
+    check_common({kOp, "x", "dt", "dt_bias", "(batch, dim)", "(batch, N) or (batch, G, N)"}, x, dt, A, B, C, D, z,
+                 dt_bias);
+  }
+  const int64_t rows = state.dim() > 0 ? state.size(0) : 0;
+  std::vector<int64_t> state_shape(x.sizes().begin(), x.sizes().end());
+  state_shape.push_back(A.size(-1));
+  if (state_batch_indices) {
+    check::shape(kOp, *state_batch_indices, "state_batch_indices", {x.size(0)}, "(batch,)");
+    check::dtype_in(kOp, *state_batch_indices, "state_batch_indices", {at::kInt}, "int32");
+    check::same_device(kOp, x, "x", {{&*state_batch_indices, "state_batch_indices"}});
+    state_shape[0] = rows;  // any number of state rows: the indices pick them
+  }
+  check::shape(kOp, state, "state", state_shape,
+               heads ? "(batch, heads, head_dim, N) (any batch with state_batch_indices)"
+                     : "(batch, dim, N) (any batch with state_batch_indices)");
+  const auto param = check::param_type(x.scalar_type());
+  const std::string state_types = check::param_type_name(x.scalar_type(), "x") + ", float16 or bfloat16";
+  if (param == at::kDouble)
+    check::dtype_in(kOp, state, "state", {param}, check::param_type_name(x.scalar_type(), "x"));
+  else
+    check::dtype_in(kOp, state, "state", {at::kFloat, at::kHalf, at::kBFloat16}, state_types);
   check::same_device(kOp, x, "x", {{&state, "state"}});
 }
 

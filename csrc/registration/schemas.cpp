@@ -50,10 +50,11 @@ void define_schemas(torch::Library& m) {
         "Tensor? delta_bias, Tensor? initial_state, Tensor? cu_seqlens) -> ()",
         traceable);
   m.def("selective_state_update(Tensor(a!) state, Tensor x, Tensor dt, Tensor A, Tensor B, Tensor C, "
-        "Tensor? D=None, Tensor? z=None, Tensor? dt_bias=None, bool dt_softplus=False) -> Tensor",
+        "Tensor? D=None, Tensor? z=None, Tensor? dt_bias=None, bool dt_softplus=False, "
+        "Tensor? state_batch_indices=None) -> Tensor",
         traceable);
   m.def("_selective_state_update_check(Tensor state, Tensor x, Tensor dt, Tensor A, Tensor B, Tensor C, "
-        "Tensor? D, Tensor? z, Tensor? dt_bias) -> ()",
+        "Tensor? D, Tensor? z, Tensor? dt_bias, Tensor? state_batch_indices) -> ()",
         traceable);
 
   // Gated linear attention, chunked and token-by-token kernels of one function (docs:

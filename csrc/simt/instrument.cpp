@@ -67,12 +67,21 @@ struct ThreadLog {
 
 constexpr std::size_t kMaxRecords = 4096;
 
+struct GlobalRange {
+  std::uintptr_t begin, end;
+  std::string name;
+};
+
+// The buffers registered by this (launching) thread's live GlobalBuffers, innermost last.
+thread_local std::vector<GlobalRange> t_buffers;
+
 struct State {
   std::vector<ThreadLog> logs;  // by linear thread id; resized only between blocks
   LaunchRecord current;
   std::uintptr_t dynamic_base = 0;
   std::size_t dynamic_size = 0;
   std::unordered_set<std::uintptr_t> loaded_sectors, stored_sectors;  // of the whole launch
+  std::vector<GlobalRange> buffers;  // the launching thread's; empty: unchecked
   std::mutex records_mutex;  // guards records and override (read from other threads via the ops)
   std::deque<LaunchRecord> records;
   int override_checks = -1;
@@ -365,7 +374,48 @@ std::string dim_json(const dim3& d) {
   return "[" + std::to_string(d.x) + ", " + std::to_string(d.y) + ", " + std::to_string(d.z) + "]";
 }
 
+std::string pointer_str(std::uintptr_t address) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%" PRIxPTR, address);
+  return buf;
+}
+
+std::string dim_str(const dim3& d) {
+  return "(" + std::to_string(d.x) + "," + std::to_string(d.y) + "," + std::to_string(d.z) + ")";
+}
+
+// Fails the launch unless [address, address + bytes) lies inside one registered buffer.
+void check_global_bounds(const State& s, AccessKind kind, std::uintptr_t address, std::size_t bytes,
+                         const std::source_location& site) {
+  const std::uintptr_t end = address + bytes;
+  // A launch registers a handful of buffers (which may overlap: views of one storage).
+  for (const GlobalRange& r : s.buffers)
+    if (r.begin <= address && end <= r.end) return;
+  const GlobalRange* nearest = nullptr;
+  std::uintptr_t distance = 0;
+  for (const GlobalRange& r : s.buffers) {
+    const std::uintptr_t d = address < r.begin ? r.begin - address : end > r.end ? end - r.end : 0;
+    if (nearest == nullptr || d < distance) nearest = &r, distance = d;
+  }
+  const bool before = address < nearest->begin;
+  const char* what = kind == AccessKind::kStore ? "store" : kind == AccessKind::kAtomic ? "atomic" : "load";
+  detail::fault("out-of-bounds global " + std::string(what) + " of " + std::to_string(bytes) + " bytes at " +
+                pointer_str(address) + " by thread " + dim_str(dim3(threadIdx.x, threadIdx.y, threadIdx.z)) +
+                " block " + dim_str(dim3(blockIdx.x, blockIdx.y, blockIdx.z)) + " at " + CallSite::from(site).str() +
+                "; nearest buffer '" + nearest->name + "' [" + pointer_str(nearest->begin) + ", " +
+                pointer_str(nearest->end) + "), " + std::to_string(distance) + " bytes " +
+                (before ? "before its start" : "past its end"));
+}
+
 }  // namespace
+
+GlobalBuffers::GlobalBuffers() : restore_size_(t_buffers.size()) {}
+GlobalBuffers::~GlobalBuffers() { t_buffers.resize(restore_size_); }
+void GlobalBuffers::add(const void* begin, std::size_t bytes, std::string name) {
+  if (bytes == 0) return;
+  const auto b = reinterpret_cast<std::uintptr_t>(begin);
+  t_buffers.push_back({b, b + bytes, std::move(name)});
+}
 
 // The helpers are always inlined, so the return address is a machine instruction of the
 // kernel: like a GPU's program counter it tells apart the inlined copies of one source line
@@ -374,6 +424,8 @@ void record_access(MemorySpace space, AccessKind kind, const void* address, std:
                    const std::source_location& site) {
   const void* instruction = __builtin_return_address(0);
   if (!detail::t_thread.in_kernel || bytes == 0) return;
+  if (space == MemorySpace::kGlobal && !state().buffers.empty())
+    check_global_bounds(state(), kind, reinterpret_cast<std::uintptr_t>(address), bytes, site);
   const std::uint32_t barrier = detail::block_sync().barriers_completed();
   ThreadLog& log = state().logs[linear_thread()];
   const std::uint32_t collective = log.collectives;
@@ -489,6 +541,7 @@ void begin_launch(const char* kernel, dim3 grid, dim3 block, std::size_t dynamic
   s.dynamic_size = dynamic_smem_bytes;
   s.loaded_sectors.clear();
   s.stored_sectors.clear();
+  s.buffers = t_buffers;  // begin_launch runs on the launching thread
 }
 
 void note_warp_collective() { ++state().logs[linear_thread()].collectives; }

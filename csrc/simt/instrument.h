@@ -39,6 +39,26 @@ enum class AccessKind : std::uint8_t {
 void record_access(MemorySpace space, AccessKind kind, const void* address, std::size_t bytes,
                    const std::source_location& site);
 
+// ---------------------------------------------------------------------------------------
+// Bounds of global memory. While a GlobalBuffers of the launching thread lives, its
+// launches may touch global memory only inside the buffers added to it (or to an enclosing
+// one): record_access fails the launch on an access outside all of them, before the helper
+// makes it, so a kernel's out-of-bounds store fails cleanly instead of corrupting the heap.
+// With no buffer registered (e.g. the C++ self-test kernels) nothing is checked.
+// Ops register every tensor they pass to a kernel through backend::KernelBuffers.
+class GlobalBuffers {
+ public:
+  GlobalBuffers();
+  ~GlobalBuffers();  // forgets the buffers added through this object
+  GlobalBuffers(const GlobalBuffers&) = delete;
+  GlobalBuffers& operator=(const GlobalBuffers&) = delete;
+  // [begin, begin + bytes), named in reports; empty ranges are ignored.
+  void add(const void* begin, std::size_t bytes, std::string name);
+
+ private:
+  std::size_t restore_size_;
+};
+
 // One warp-wide mma.sync of shape m x n x k: every lane calls it; counted once per warp as
 // 2*m*n*k executed tensor-core FLOPs.
 void record_mma(int m, int n, int k, const std::source_location& site);

@@ -10,14 +10,14 @@
 // emulation counts 2 SMs, so a backward grid holds at most 8 blocks of tiles 0-2 and 2 of
 // tile 3, see backward_blocks()). Shapes are (lead, D) of KERNEL_SHAPES unless named:
 //   tile 0 (warp per row, 8/thread, 4 row slots): D = 1, 3 (scalar), 40 (vectorised, every dtype);
-//   tile 1 (warp per row, 16/thread, 4 row slots): D = 300 (vectorised in fp32, scalar in fp16/bf16);
+//   tile 1 (warp per row, 16/thread, 4 row slots): D = 300 (vectorised, every dtype);
 //   tile 2 (128 threads per row, kWarpsPerRow = 4): D = 1000 (vectorised), 999 (scalar);
 //   tile 3 (512 threads per row, kWarpsPerRow = 16): D = 5000 (vectorised), 2999 (scalar);
 //   scalar path forced by a misaligned pointer or a row stride that is not a whole number
 //     of vectors: test_emulated_kernel_unaligned_rows_and_bf16_parameters,
 //     test_emulated_kernel_strided_inputs (row stride D + 1);
-//   valid = false row slots (rows not a multiple of 4 in tiles 0-1): (1, 1) x 1, (2, 3) x 3,
-//     (1, 7) x 40, (3, 5) x 300;
+//   valid = false row slots (rows not a multiple of 4 in tiles 0-1; load_row_scalar's lanes
+//     past the last row skip their load): (1, 1) x 1, (2, 3) x 3, (1, 7) x 40, (3, 5) x 300;
 //   row_sum with kWarpsPerRow > 1 and the grid-stride loop running more than one row per
 //     block (rows > blocks at D > 512): (3, 4) x 1000 (12 rows, 8 blocks), (1, 5) x 2999 and
 //     (1, 5) x 5000 (5 rows, 2 blocks); for_each_row looping in a multi-row tile:
@@ -31,9 +31,7 @@
 // column_sum (kernels/reduce) runs after every backward; with D + 1 > 16 x its blocks,
 // its blocks loop over more than one column group.
 #pragma once
-#include <stdexcept>
-#include <type_traits>
-
+#include "../common/dispatch.h"
 #include "../common/vec_io.h"
 #include "../common/warp_reduce.h"
 #include "../portable.h"
@@ -53,7 +51,8 @@ __device__ __forceinline__ float step_weight(HaltState state, float p, float cum
   return state == HaltState::kHaltsNow ? 1.f - cum_p : state == HaltState::kRunning ? p : 0.f;
 }
 
-// Compile-time view of one kTileShapes entry with a vector width.
+// Compile-time view of one kTileShapes entry with a vector width: kVec = kVectorElements
+// (act_params.h) or 1.
 template <int kTile, int kVec_>
 struct Tile {
   static constexpr TileShape kShape = kTileShapes[kTile];
@@ -68,7 +67,8 @@ struct Tile {
   static_assert(kThreadsPerRow % 32 == 0, "a row is owned by whole warps");
 
   // Column of the first element of this thread's i-th vector (vectors interleave across
-  // the row's threads so that consecutive threads touch consecutive 16-byte vectors).
+  // the row's threads so that consecutive threads touch consecutive vectors: 16 bytes of
+  // every fp32 tensor, 16 or 8 bytes of h, so every warp request is fully coalesced).
   static __device__ __forceinline__ int column(int i, int thread_in_row) {
     return (i * kThreadsPerRow + thread_in_row) * kVec;
   }
@@ -126,6 +126,51 @@ __device__ __forceinline__ void load_row_slice(const T* row, int dim, int thread
   }
 }
 
+// This thread's row's element of a per-row tensor (cum_p, the halting decisions, ...): x[row *
+// stride]. In warp-per-row tiles lane j of each warp loads the element of the block's row slot
+// j, so one request carries the block's rows (16 bytes of fp32 in one sector when the tensor
+// is contiguous) instead of 4 bytes in a sector of its own, and a shuffle hands each warp
+// its row's value. Every lane of a warp whose row is valid calls it (rows past the end are
+// not read).
+template <class TileT, typename T>
+__device__ __forceinline__ T load_row_scalar(const T* x, int64_t stride, int64_t row, int64_t rows) {
+  if constexpr (TileT::kRowsPerBlock == 1) {
+    return load_global(x + row * stride);
+  } else {
+    static_assert(TileT::kRowsPerBlock <= 32, "a lane per row slot");
+    const int slot = threadIdx.x / TileT::kThreadsPerRow, lane = threadIdx.x % 32;
+    const int64_t lane_row = row - slot + lane;
+    T value{};
+    if (lane < TileT::kRowsPerBlock && lane_row < rows) value = load_global(x + lane_row * stride);
+    if constexpr (sizeof(T) == 4) {
+      return __shfl_sync(0xffffffffu, value, slot);
+    } else {
+      return static_cast<T>(__shfl_sync(0xffffffffu, static_cast<unsigned>(value), slot));
+    }
+  }
+}
+
+// N consecutive floats of shared memory in one access (a 16-byte vector for N = 4).
+template <int N>
+__device__ __forceinline__ void load_shared_floats(const float* src, float (&v)[N]) {
+  if constexpr (N == 4) {
+    const float4 q = load_shared(reinterpret_cast<const float4*>(src));
+    v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+  } else {
+    static_assert(N == 1, "a vector of 4 floats or one float");
+    v[0] = load_shared(src);
+  }
+}
+template <int N>
+__device__ __forceinline__ void store_shared_floats(float* dst, const float (&v)[N]) {
+  if constexpr (N == 4) {
+    store_shared(reinterpret_cast<float4*>(dst), make_float4(v[0], v[1], v[2], v[3]));
+  } else {
+    static_assert(N == 1, "a vector of 4 floats or one float");
+    store_shared(dst, v[0]);
+  }
+}
+
 template <class TileT, int N>
 __device__ __forceinline__ float dot_slice(const float (&a)[TileT::kVecsPerThread][N],
                                            const float (&b)[TileT::kVecsPerThread][N]) {
@@ -158,7 +203,7 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, TileT::kMinBlocksPerSm) 
     row_sum<TileT>(dot, row_in_block);
     if (!valid) return;
 
-    const float cum = load_global(p.cum_p + row * p.cum_p_stride);
+    const float cum = load_row_scalar<TileT>(p.cum_p, p.cum_p_stride, row, p.rows);
     const float prob = halting_probability(dot[0] + bias);
     const HaltState state = halting_decision(prob, cum, p.threshold, p.is_last);
     const float weight = step_weight(state, prob, cum);
@@ -183,8 +228,7 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, TileT::kMinBlocksPerSm) 
 }
 
 // The saved decision; values other than the three states read as kHalted (weight 0).
-__device__ __forceinline__ HaltState read_halt_state(const uint8_t* state) {
-  const uint8_t raw = load_global(state);
+__device__ __forceinline__ HaltState to_halt_state(uint8_t raw) {
   return raw == uint8_t(HaltState::kRunning)    ? HaltState::kRunning
          : raw == uint8_t(HaltState::kHaltsNow) ? HaltState::kHaltsNow
                                                 : HaltState::kHalted;
@@ -218,12 +262,14 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, TileT::kMinBlocksPerSm) 
     row_sum<TileT>(sums, row_in_block);
     if (!valid) return;
 
-    const float cum = load_global(p.cum_p + row * p.cum_p_stride);
-    const HaltState state = read_halt_state(p.halt_state + row * p.halt_state_stride);
+    const float cum = load_row_scalar<TileT>(p.cum_p, p.cum_p_stride, row, p.rows);
+    const HaltState state = to_halt_state(load_row_scalar<TileT>(p.halt_state, p.halt_state_stride, row, p.rows));
     const float prob = halting_probability(sums[0] + bias);
     const float weight = step_weight(state, prob, cum);
-    const float grad_cum_out = p.grad_cum_p_out ? load_global(p.grad_cum_p_out + row * p.grad_cum_p_out_stride) : 0.f;
-    const float grad_weight_out = p.grad_weight ? load_global(p.grad_weight + row * p.grad_weight_stride) : 0.f;
+    const float grad_cum_out =
+        p.grad_cum_p_out ? load_row_scalar<TileT>(p.grad_cum_p_out, p.grad_cum_p_out_stride, row, p.rows) : 0.f;
+    const float grad_weight_out =
+        p.grad_weight ? load_row_scalar<TileT>(p.grad_weight, p.grad_weight_stride, row, p.rows) : 0.f;
     const float d_weight = sums[1] + grad_cum_out + grad_weight_out;
     const float dlogit = state == HaltState::kRunning ? d_weight * prob * (1.f - prob) : 0.f;
     if (t == 0) {
@@ -247,58 +293,59 @@ __global__ void __launch_bounds__(TileT::kBlockThreads, TileT::kMinBlocksPerSm) 
   });
 
   // Combine the block's row slots in a fixed order, then write the block's partial row.
-  float* partial = p.partials + int64_t(blockIdx.x) * (p.dim + 1);
+  float* partial = p.partials + int64_t(blockIdx.x) * p.partials_row_stride;
   if constexpr (TileT::kRowsPerBlock == 1) {
 #pragma unroll
     for (int i = 0; i < kVecs; ++i) {
       const int col = TileT::column(i, t);
-      if (col < p.dim)
-#pragma unroll
-        for (int e = 0; e < kVec; ++e) store_global(partial + col + e, grad_w[i][e]);
+      if (col < p.dim) store_floats<kVec>(partial + col, grad_w[i]);
     }
     if (t == 0) store_global(partial + p.dim, grad_b);
   } else {
+    // One vector per lane and access: consecutive lanes fill whole rows of the 32 banks.
     RDM_DYNAMIC_SHARED(float, block_sum);  // (dim + 1,)
     for (int slot = 0; slot < TileT::kRowsPerBlock; ++slot) {
       if (row_in_block == slot) {
 #pragma unroll
         for (int i = 0; i < kVecs; ++i) {
           const int col = TileT::column(i, t);
-          if (col < p.dim)
+          if (col >= p.dim) continue;
+          float sum[kVec];
+          if (slot == 0) {
 #pragma unroll
-            for (int e = 0; e < kVec; ++e)
-              store_shared(block_sum + col + e, (slot == 0 ? 0.f : load_shared(block_sum + col + e)) + grad_w[i][e]);
+            for (int e = 0; e < kVec; ++e) sum[e] = grad_w[i][e];
+          } else {
+            load_shared_floats(block_sum + col, sum);
+#pragma unroll
+            for (int e = 0; e < kVec; ++e) sum[e] += grad_w[i][e];
+          }
+          store_shared_floats(block_sum + col, sum);
         }
         if (t == 0) store_shared(block_sum + p.dim, (slot == 0 ? 0.f : load_shared(block_sum + p.dim)) + grad_b);
       }
       __syncthreads();
     }
-    for (int col = threadIdx.x; col <= p.dim; col += TileT::kBlockThreads)
-      store_global(partial + col, load_shared(block_sum + col));
+    // dim is a whole number of vectors; the bias gradient follows it.
+    for (int col = threadIdx.x * kVec; col < p.dim; col += TileT::kBlockThreads * kVec) {
+      float sum[kVec];
+      load_shared_floats(block_sum + col, sum);
+      store_floats<kVec>(partial + col, sum);
+    }
+    if (threadIdx.x == 0) store_global(partial + p.dim, load_shared(block_sum + p.dim));
   }
 }
 
-// Host side: pick the tile for the row length, instantiate, launch.
+// Host side: pick the tile for the row length (checked on the host before launch) and the
+// vector width, instantiate, launch.
 template <template <typename, class> class KernelLauncher, typename T, typename Params>
-void dispatch_tile(ScalarKind kind, const Params& p, StreamHandle stream) {
-  const int tile = tile_index(p.dim);
-  auto run = [&](auto tile_tag, auto vec_tag) {
-    constexpr int kT = decltype(tile_tag)::value, kV = decltype(vec_tag)::value;
-    KernelLauncher<T, Tile<kT, kV>>::launch(p, stream);
-  };
-  auto with_vec = [&](auto tile_tag) {
-    if (p.vectorized)
-      run(tile_tag, std::integral_constant<int, int(16 / sizeof(T))>{});  // one 16-byte vector
-    else
-      run(tile_tag, std::integral_constant<int, 1>{});
-  };
-  switch (tile) {
-    case 0: with_vec(std::integral_constant<int, 0>{}); break;
-    case 1: with_vec(std::integral_constant<int, 1>{}); break;
-    case 2: with_vec(std::integral_constant<int, 2>{}); break;
-    case 3: with_vec(std::integral_constant<int, 3>{}); break;
-    default: throw std::invalid_argument("rdm::act: row length has no kernel tile (checked on the host before launch)");
-  }
+void dispatch_tile(ScalarKind, const Params& p, StreamHandle stream) {
+  dispatch_value<0, 1, 2, 3>(tile_index(p.dim), "rdm::act: row tile", [&](auto tile) {
+    static_assert(kNumTiles == 4, "dispatch every tile");
+    dispatch_bool(p.vectorized, [&](auto vectorized) {
+      constexpr int kVec = decltype(vectorized)::value ? kVectorElements : 1;
+      KernelLauncher<T, Tile<decltype(tile)::value, kVec>>::launch(p, stream);
+    });
+  });
 }
 
 template <typename T, class TileT>
@@ -315,8 +362,8 @@ template <typename T, class TileT>
 struct BackwardLauncher {
   static void launch(const BackwardParams& p, StreamHandle stream) {
     const size_t smem = TileT::kRowsPerBlock > 1 ? size_t(p.dim + 1) * sizeof(float) : 0;
-    launch_kernel("act_backward_kernel", backward_kernel<T, TileT>, dim3(p.num_blocks), dim3(TileT::kBlockThreads), smem,
-                  stream, p);
+    launch_kernel("act_backward_kernel", backward_kernel<T, TileT>, dim3(p.num_blocks), dim3(TileT::kBlockThreads),
+                  smem, stream, p);
   }
 };
 

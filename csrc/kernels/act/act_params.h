@@ -41,8 +41,8 @@ struct ForwardParams {
   int dim;
   float threshold;
   bool is_last;
-  // 16-byte vectors: dim % elements_per_vector == 0, every (rows, dim) pointer and row
-  // stride 16-byte aligned.
+  // Vectors of kVectorElements: dim % kVectorElements == 0, every (rows, dim) pointer and
+  // row stride aligned to the vector's bytes (16 for fp32, 8 for 16-bit h).
   bool vectorized;
 };
 
@@ -68,15 +68,16 @@ struct BackwardParams {
   // One contiguous row of per-block partial sums per block: columns [0, dim) hold
   // d halt_weight, column dim holds d halt_bias. Summed over blocks afterwards in a fixed
   // order, so the result is deterministic (no atomics).
-  float* partials;  // (num_blocks, dim + 1)
+  float* partials;  // (num_blocks, dim + 1), rows partials_row_stride apart
+  int64_t partials_row_stride;  // partials_row_stride(dim): rows start on a 32-byte sector
   int num_blocks;   // the grid: backward_blocks()
   int64_t rows;
   int dim;
-  bool vectorized;
+  bool vectorized;  // as in ForwardParams
 };
 
 // Row tiles: threads_per_row threads own one row of h at a time, each caching
-// elements_per_thread elements in registers (as 16-byte vectors when vectorized), so h is
+// elements_per_thread elements in registers (as vectors of kVectorElements when vectorized), so h is
 // read once per kernel: the halting dot product must be complete before the accumulation
 // can start. 16 elements per thread keep the backward's four per-thread arrays (h, its
 // gradient, halt_weight and the halt_weight gradient) within 128 registers without spills.
@@ -107,10 +108,16 @@ constexpr int64_t backward_blocks(TileShape s, int64_t rows, int sms) {
   return row_blocks < wave ? row_blocks : wave;
 }
 
-// Elements moved per vector: one 16-byte vector of h's dtype, or one element.
-constexpr int elements_per_vector(ScalarKind kind, bool vectorized) {
-  return vectorized ? (kind == ScalarKind::kFloat32 ? 4 : 8) : 1;
-}
+// Elements per vector of the vectorised kernels: one 16-byte vector of the fp32 tensors
+// (h_acc, the gradients, halt_weight), with h in its dtype (16 bytes of fp32, 8 of fp16 or
+// bf16). Sizing vectors by the fp32 tensors keeps every warp request fully coalesced: with
+// 16-byte vectors of 16-bit h, a lane would move 32 bytes of each fp32 tensor per vector,
+// two 16-byte accesses whose warp requests each span twice the sectors they use.
+inline constexpr int kVectorElements = 4;
+
+// Elements between rows of the backward's partials: dim + 1 rounded up to a 32-byte sector,
+// so that the rows' vector stores are aligned and the column sum's reads coalesce.
+constexpr int64_t partials_row_stride(int64_t dim) { return (dim + 1 + 7) / 8 * 8; }
 
 // Index into kTileShapes of the tile for a row of `dim` elements, or -1 if none fits.
 constexpr int tile_index(int64_t dim) {

@@ -15,6 +15,7 @@ enum class DeviceError : int64_t {
   kOffsetsOutOfRange = 3,     // grouped_gemm: offsets[e] negative, decreasing, or past M
   kTopkIdOutOfRange = 4,      // moe_permute: topk_ids[i] outside [0, num_experts)
   kRowIdOutOfRange = 5,       // moe_unpermute: row_id[i] outside [0, T * k)
+  kStateBatchIndexOutOfRange = 6,  // selective_state_update: state_batch_indices[b] >= state rows
 };
 
 // One flag per device, all zero while no error was reported. 64-bit fields: the code is

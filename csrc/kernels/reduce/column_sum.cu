@@ -28,7 +28,7 @@ __global__ void __launch_bounds__(kThreads) column_sum_kernel(ColumnSumParams p)
       float sum = 0.f;
 #pragma unroll
       for (int lane = 0; lane < kRowLanes; ++lane) sum += load_shared(&lane_totals[lane][column_lane]);
-      store_global(p.out + col, sum);
+      store_global(col < p.split ? p.out + col : p.out_rest + (col - p.split), sum);
     }
     __syncthreads();  // lane_totals is rewritten for the next column group
   }

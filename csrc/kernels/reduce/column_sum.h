@@ -8,10 +8,15 @@
 
 namespace rdm {
 
+// The sums go to two outputs, so that an op whose results are two tensors (a weight's and
+// a bias's gradient) gets them without a copy: columns [0, split) to out, [split, cols) to
+// out_rest (split = cols: out only).
 struct ColumnSumParams {
   const float* in;  // (rows, cols), rows in_row_stride elements apart, columns contiguous
   int64_t in_row_stride;
-  float* out;  // (cols,) contiguous
+  float* out;       // (split,) contiguous
+  float* out_rest;  // (cols - split,) contiguous
+  int64_t split;
   int64_t rows;
   int64_t cols;
 };

@@ -16,15 +16,17 @@ feed-forward. Decoding keeps a cache whose size does not depend on the tokens se
 Modules: ``config`` (RDMConfig, presets), ``mixers`` (Mamba, GLA, attention and their
 decode states), ``rope``, ``feedforward`` (SwiGLU, MoE), ``block``, ``core`` (the loop:
 injection, depth LoRA, loop embedding, ACT), ``depth_sampling``, ``cache``, ``model``,
-``generation``, ``io``.
+``generation``, ``io``, ``packing`` (documents packed into rows: ``cu_seqlens``).
 """
 from .cache import RDMCache
 from .config import RDMConfig
 from .depth_sampling import sample_loop_count
 from .generation import generate, sample_next_token, stream_generate
 from .model import RDMForCausalLM, RDMOutput
+from .packing import PackedDocuments
 
 __all__ = [
+    "PackedDocuments",
     "RDMCache",
     "RDMConfig",
     "RDMForCausalLM",

@@ -4,6 +4,7 @@ from torch import Tensor, nn
 from .config import RDMConfig
 from .feedforward import MoE, SwiGLU
 from .mixers import MIXER_CLASSES
+from .packing import PackedDocuments
 
 
 class Block(nn.Module):
@@ -19,9 +20,12 @@ class Block(nn.Module):
     def new_state(self, batch_size: int, device, dtype):
         return self.mixer.new_state(batch_size, device, dtype)
 
-    def forward(self, x: Tensor, state=None, position: int = 0) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self, x: Tensor, state=None, position: int = 0, packed: PackedDocuments | None = None
+    ) -> tuple[Tensor, Tensor | None]:
         """x: (B, T, d_model) at absolute positions ``position …``; state: the mixer's decode
-        state or None. Returns (B, T, d_model) and the expert load (None for a dense block)."""
-        x = x + self.mixer(self.mixer_norm(x), state, position)
+        state or None; packed: the documents packed into the rows, or None for one sequence per
+        row. Returns (B, T, d_model) and the expert load (None for a dense block)."""
+        x = x + self.mixer(self.mixer_norm(x), state, position, packed=packed)
         ffn_out, expert_load = self.ffn(self.ffn_norm(x))
         return x + ffn_out, expert_load

@@ -10,6 +10,7 @@ from torch.utils.checkpoint import checkpoint
 from ..ops import act_accumulate
 from .block import Block
 from .config import RDMConfig
+from .packing import PackedDocuments
 
 # exp(−exp(x)) is 1.0 in float32 for x below about −16 and 0 above about 4.5; clamping x to
 # this range keeps every decay strictly inside [0, 1) (ρ(A) < 1 even in float32) and finite,
@@ -154,15 +155,20 @@ class RecurrentCore(nn.Module):
         """One decode state of the core mixer per loop depth."""
         return [self.block.new_state(batch_size, device, dtype) for _ in range(n_loops)]
 
-    def _step(self, h: Tensor, e: Tensor, depth: int, state, position: int) -> tuple[Tensor, Tensor | None]:
+    def _step(
+        self, h: Tensor, e: Tensor, depth: int, state, position: int, packed: PackedDocuments | None
+    ) -> tuple[Tensor, Tensor | None]:
         embedding = loop_embedding(depth, h.shape[-1], self.config.resolved_loop_embedding_dim, h.device, h.dtype)
         x = self.input_norm(h + embedding)
-        block_out, expert_load = self.block(x, state, position)
+        block_out, expert_load = self.block(x, state, position, packed)
         return self.injection(h, e) + block_out + self.depth_lora(x, depth), expert_load
 
-    def forward(self, e: Tensor, n_loops: int, states: list | None = None, position: int = 0) -> CoreOutput:
+    def forward(
+        self, e: Tensor, n_loops: int, states: list | None = None, position: int = 0,
+        packed: PackedDocuments | None = None,
+    ) -> CoreOutput:
         """e: (B, T, d_model) prelude output at absolute positions ``position …``; states: one
-        decode state per depth (at least n_loops) or None."""
+        decode state per depth (at least n_loops) or None; packed: documents packed in the rows."""
         h = e
         halting = None if self.halting is None else self.halting.initial_state(e)
         expert_load = None
@@ -173,9 +179,9 @@ class RecurrentCore(nn.Module):
             state = None if states is None else states[depth]
             with torch.set_grad_enabled(keep_grad and depth >= first_grad_loop):
                 if self.gradient_checkpointing and torch.is_grad_enabled() and state is None:
-                    h, load = checkpoint(self._step, h, e, depth, state, position, use_reentrant=False)
+                    h, load = checkpoint(self._step, h, e, depth, state, position, packed, use_reentrant=False)
                 else:
-                    h, load = self._step(h, e, depth, state, position)
+                    h, load = self._step(h, e, depth, state, position, packed)
                 if halting is not None:
                     halting = self.halting(h, halting, is_last=depth == n_loops - 1)
             if load is not None:

@@ -14,12 +14,14 @@ from .config import RDMConfig
 from .core import RecurrentCore
 from .depth_sampling import sample_loop_count
 from .feedforward import MoE
+from .packing import PackedDocuments
 
 
 @dataclass
 class RDMOutput:
     logits: Tensor  # (B, T, vocab_size)
     loss: Tensor | None  # () next-token cross-entropy + ponder_weight · ponder_cost, given labels
+    lm_loss: Tensor | None  # () the next-token cross-entropy alone, given labels
     cache: RDMCache | None  # the updated cache, when one was passed
     n_loops: int  # loops the core ran
     loops_per_token: Tensor  # () float32 mean loops a token ran before halting
@@ -32,7 +34,7 @@ class RDMOutput:
 class RDMForCausalLM(nn.Module):
     """A recurrent-depth hybrid causal language model built from ``rdm.ops``.
 
-    ``forward(input_ids, labels=None, n_loops=None, cache=None)``. ``n_loops`` defaults to
+    ``forward(input_ids, labels=None, n_loops=None, cache=None, cu_seqlens=None)``. ``n_loops`` defaults to
     ``config.n_loops``, except in training mode with ``config.sample_loops``, where every
     call draws it from ``sample_loop_count`` at step ``self.training_step`` (then
     incremented; set it when resuming). ``n_loops`` may exceed ``config.max_loops`` (depth
@@ -46,6 +48,10 @@ class RDMForCausalLM(nn.Module):
     With a cache (``new_cache``) the call continues the sequence the cache has seen and
     updates the cache: prefilling a prompt and then decoding token by token gives the logits
     of one forward over the whole sequence.
+
+    ``cu_seqlens`` packs several documents into each row (see ``rdm.models.packing``): every
+    document then gets the logits and loss it would get alone; no attention, scan or
+    convolution state and no label crosses a boundary.
     """
 
     def __init__(self, config: RDMConfig):
@@ -71,17 +77,26 @@ class RDMForCausalLM(nn.Module):
         labels: Tensor | None = None,
         n_loops: int | None = None,
         cache: RDMCache | None = None,
+        cu_seqlens: Tensor | None = None,
     ) -> RDMOutput:
         """input_ids, labels: (B, T) int64; labels are shifted inside (position t predicts
-        t + 1) and −100 is ignored."""
+        t + 1) and −100 is ignored. cu_seqlens: optional (S + 1,) int32 starts of the S
+        documents packed into the B·T tokens flattened row after row, then B·T; it must
+        contain every row start. Not with a cache."""
+        packed = None
+        if cu_seqlens is not None:
+            if cache is not None:
+                raise ValueError("cu_seqlens (packed documents) cannot be combined with a decode cache")
+            packed = PackedDocuments.from_cu_seqlens(cu_seqlens.to(input_ids.device), *input_ids.shape)
         n_loops = self._resolve_n_loops(n_loops, cache)
         position = 0 if cache is None else cache.position
         loads = []  # expert loads in forward order, None for dense blocks
 
-        x = self._run_blocks(self.prelude, self.embed_tokens(input_ids), cache and cache.prelude, position, loads)
-        core = self.core(x, n_loops, cache and cache.core, position)
+        x = self.embed_tokens(input_ids)
+        x = self._run_blocks(self.prelude, x, cache and cache.prelude, position, packed, loads)
+        core = self.core(x, n_loops, cache and cache.core, position, packed)
         loads.append(core.expert_load)
-        x = self._run_blocks(self.coda, core.hidden, cache and cache.coda, position, loads)
+        x = self._run_blocks(self.coda, core.hidden, cache and cache.coda, position, packed, loads)
         logits = self.lm_head(self.final_norm(x))
 
         if cache is not None:
@@ -92,16 +107,18 @@ class RDMForCausalLM(nn.Module):
             self.update_router_biases(expert_load)
 
         ponder_cost = None if core.ponder_cost is None else core.ponder_cost.mean()
-        loss = None
+        loss = lm_loss = None
         if labels is not None:
-            loss = F.cross_entropy(
+            if packed is not None:
+                labels = packed.mask_boundary_labels(labels)
+            lm_loss = F.cross_entropy(
                 logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100
             )
-            if ponder_cost is not None:
-                loss = loss + self.config.ponder_weight * ponder_cost
+            loss = lm_loss if ponder_cost is None else lm_loss + self.config.ponder_weight * ponder_cost
         return RDMOutput(
             logits=logits,
             loss=loss,
+            lm_loss=lm_loss,
             cache=cache,
             n_loops=n_loops,
             loops_per_token=core.loops_per_token.mean(),
@@ -111,9 +128,12 @@ class RDMForCausalLM(nn.Module):
         )
 
     @staticmethod
-    def _run_blocks(blocks: nn.ModuleList, x: Tensor, states: list | None, position: int, loads: list) -> Tensor:
+    def _run_blocks(
+        blocks: nn.ModuleList, x: Tensor, states: list | None, position: int, packed: PackedDocuments | None,
+        loads: list,
+    ) -> Tensor:
         for index, block in enumerate(blocks):
-            x, load = block(x, None if states is None else states[index], position)
+            x, load = block(x, None if states is None else states[index], position, packed)
             loads.append(load)
         return x
 

@@ -56,17 +56,45 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
                                 cat_dims=(-1, 0))
 
 
-def selective_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False):
+def selective_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False,
+                           state_batch_indices=None):
     """One decode step of ``selective_scan``, updating ``state`` in place.
 
-    Shapes: state (batch, dim, N) fp32, mutated to h_t; x, dt, z: (batch, dim);
-    A: (dim, N); B, C: (batch, G, N) or (batch, N); D, dt_bias: (dim,).
-    Returns y_t (batch, dim) in x's dtype; same semantics as ``selective_scan`` with L = 1
+    Shapes: state (batch, dim, N) fp32/fp16/bf16 (math in fp32, stored back in its dtype),
+    mutated to h_t; x, dt, z: (batch, dim); A: (dim, N); B, C: (batch, G, N) or (batch, N);
+    D, dt_bias: (dim,). Mamba-2's head layout: x, dt, z (batch, H, P), state (batch, H, P, N),
+    A (H, P, N), D and dt_bias (H, P); it is the same step with dim = H * P.
+    state_batch_indices: optional (batch,) int: row b updates ``state[state_batch_indices[b]]``;
+    a negative index is a padding slot (skipped, y = 0).
+    Returns y_t in x's shape and dtype; same semantics as ``selective_scan`` with L = 1
     and ``initial_state=state``. Not meant to be differentiated.
     """
-    # Written out for one step rather than through the scan: a decode step is a handful of
-    # small elementwise ops, and the scan's per-call setup would dominate it.
-    dtype = compute_dtype(state, x, dt, A, B, C, D, z, dt_bias)
+    heads = x.dim() == 3
+
+    def channels(t, start):  # Mamba-2's (H, P) as one channel dimension (a copy if need be)
+        return t.flatten(start, start + 1) if heads and t is not None else t
+
+    rows = torch.arange(x.shape[0], device=x.device) if state_batch_indices is None else state_batch_indices.long()
+    keep = rows >= 0
+
+    def kept(t, per_channel=True):  # the rows that are not padding
+        return None if t is None else (channels(t, 1) if per_channel else t)[keep]
+
+    h = channels(state[rows[keep]], 1)
+    y_kept, h = _decode_step(h, kept(x), kept(dt), channels(A, 0), kept(B, False), kept(C, False), channels(D, 0),
+                             kept(z), channels(dt_bias, 0), dt_softplus)
+    state[rows[keep]] = h.reshape(state[rows[keep]].shape).to(state.dtype)
+    y = x.new_zeros(channels(x, 1).shape)
+    y[keep] = y_kept
+    return y.reshape(x.shape)
+
+
+def _decode_step(h, x, dt, A, B, C, D, z, dt_bias, dt_softplus):
+    """One step of the recurrence for h (batch, dim, N), x/dt/z (batch, dim), B/C (batch, G, N)
+    or (batch, N): returns (y in x's dtype, the new h in the compute dtype). Written out for
+    one step rather than through the scan: a decode step is a handful of small elementwise
+    ops, and the scan's per-call setup would dominate it."""
+    dtype = compute_dtype(x, dt, A, B, C, D, z, dt_bias)
     batch, dim = x.shape
     if B.dim() == 2:
         B, C = B.unsqueeze(1), C.unsqueeze(1)
@@ -78,16 +106,15 @@ def selective_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, 
         step = F.softplus(step)
     step = step.reshape(batch, groups, dim // groups, 1)
     x_g = x.to(dtype).reshape(batch, groups, dim // groups, 1)
-    h = state.to(dtype).reshape(batch, groups, dim // groups, state_size)
+    h = h.to(dtype).reshape(batch, groups, dim // groups, state_size)
     decay = torch.exp(step * A.to(dtype).reshape(groups, dim // groups, state_size))
     h = torch.addcmul(decay * h, step * x_g, B.to(dtype).unsqueeze(2))
     y = (h @ C.to(dtype).unsqueeze(-1)).reshape(batch, dim)
-    state.copy_(h.reshape(state.shape))
     if D is not None:
         y = y + D.to(dtype) * x.to(dtype)
     if z is not None:
         y = y * F.silu(z.to(dtype))
-    return y.to(x.dtype)
+    return y.to(x.dtype), h.reshape(batch, dim, state_size)
 
 
 def _scan_batch(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state):

@@ -25,8 +25,15 @@ TOKENS = {  # per size: label -> (batch, sequence)
     "small": {"b1x512": (1, 512), "decode b64x1": (64, 1)},
 }
 # Few enough threads for the SIMT emulation; D=192 and 5 tokens are not powers of two so
-# that the kernels' partial-tile paths run too.
-TINY_SHAPES = {"tiny D64 b2x8": (2, 8, 64), "tiny D192 b1x5": (1, 5, 192)}
+# that the kernels' partial-tile paths run too. D=512 (warp per row) and D=1024 (128 threads
+# per row) are wide enough for tests/test_simt_counters.py to hold the per-request sector
+# efficiency at the model widths, where per-row scalars weigh little.
+TINY_SHAPES = {
+    "tiny D64 b2x8": (2, 8, 64),
+    "tiny D192 b1x5": (1, 5, 192),
+    "tiny D512 b1x4": (1, 4, 512),
+    "tiny D1024 b1x3": (1, 3, 1024),
+}
 
 
 def act_accumulate_naive(h, halt_weight, halt_bias, h_acc, cum_p, threshold: float, is_last: bool):
@@ -90,19 +97,19 @@ def _backward_blocks(tokens: int, dim: int) -> int:
 
 
 def _backward_cost(tokens: int, dim: int, dtype: torch.dtype) -> Cost:
-    """What the backward moves: the kernel, the column sum of its per-block partial
-    gradients and the copies that split them into grad_halt_weight and grad_halt_bias.
-    grad_h_acc is grad_h_acc_out itself (h_acc_out = h_acc + ...): nothing is written."""
+    """What the backward moves: the kernel and the column sum of its per-block partial
+    gradients, which writes grad_halt_weight and grad_halt_bias directly (fp32 parameters:
+    no copy). grad_h_acc is grad_h_acc_out itself (h_acc_out = h_acc + ...): nothing is
+    written."""
     elt = torch.finfo(dtype).bits // 8
     partials = _backward_blocks(tokens, dim) * (dim + 1) * 4
     # h, grad_h_acc_out, grads of cum_p_out and weight, cum_p, halt_state, w, b
     kernel_read = tokens * dim * elt + tokens * dim * 4 + 2 * tokens * 4 + tokens * 4 + tokens + dim * 4 + 4
     kernel_write = tokens * dim * elt + tokens * 4 + partials  # grad_h, grad_cum_p, partials
-    column_sum = partials + (dim + 1) * 4
-    split = 2 * (dim + 1) * 4  # read and write grad_halt_weight and grad_halt_bias
+    column_sum = partials + (dim + 1) * 4  # reads the partials, writes the two gradients
     # 2ND for the dot grad_h_acc_out . h (the gradient of p), 2ND for grad_w = sum dlogit * h,
     # 4ND for grad_h = weight * grad_h_acc_out + dlogit * w
-    return Cost(kernel_read + kernel_write + column_sum + split, flops=8 * tokens * dim)
+    return Cost(kernel_read + kernel_write + column_sum, flops=8 * tokens * dim)
 
 
 def _cost_function(tokens: int, dim: int, mode: str):

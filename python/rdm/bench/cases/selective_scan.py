@@ -11,7 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from rdm.bench.harness import FWD, FWD_BWD, Case, CaseInputs, Peer, Target, importable, resolve
+from rdm.bench.harness import FWD, FWD_BWD, Case, CaseInputs, Peer, Target, importable, resolve, simt_op
 from rdm.bench.roofline import Cost
 from rdm.models.config import RDMConfig
 
@@ -27,8 +27,10 @@ TOKENS = {  # per size: label -> (batch, L)
     # Sequence lengths a CPU user trains and prefills at.
     "small": {"b1x256": (1, 256), "b1x2048": (1, 2048)},
 }
-# label -> (batch, dim, N, L): L = 70 crosses the reference's 64-step chunk boundary.
-TINY_SHAPES = {"tiny d32 N8 b2x70": (2, 32, 8, 70), "tiny d48 N16 b1x9": (1, 48, 16, 9)}
+# label -> (batch, dim, N, L): L = 264 crosses the reference's 64-step chunks and the kernel's
+# 128-step chunks (two whole, one partial); L % 4 == 0 like the real shapes, so that the
+# emulated kernel takes their path (16-byte vectors per lane) and its counters carry over.
+TINY_SHAPES = {"tiny d32 N8 b2x264": (2, 32, 8, 264), "tiny d48 N16 b1x128": (1, 48, 16, 128)}
 # The naive loop keeps one autograd node per step: only where L is this short.
 NAIVE_MAX_LENGTH = 512
 
@@ -103,7 +105,7 @@ def _cost_function(batch: int, dim: int, state: int, length: int, mode: str):
     return cost
 
 
-def _case(label: str, batch: int, dim: int, state: int, length: int, mode: str) -> Case:
+def _case(label: str, batch: int, dim: int, state: int, length: int, mode: str, with_simt: bool) -> Case:
     return Case(
         op="selective_scan",
         label=label,
@@ -118,6 +120,7 @@ def _case(label: str, batch: int, dim: int, state: int, length: int, mode: str) 
         peers=(Peer("mamba_ssm", mamba_selective_scan, importable("mamba_ssm")),),
         output_names=("out", "last_state"),
         arg_names=("u", "delta", "A", "B", "C", "D", "z", "delta_bias"),
+        simt=simt_op("selective_scan") if with_simt else None,
     )
 
 
@@ -169,7 +172,7 @@ def _state_update_cost(batch: int, dim: int, state_size: int):
     return cost
 
 
-def _state_update_case(label: str, batch: int, dim: int, state_size: int) -> Case:
+def _state_update_case(label: str, batch: int, dim: int, state_size: int, with_simt: bool = False) -> Case:
     return Case(
         op="selective_state_update",
         label=label,
@@ -182,6 +185,7 @@ def _state_update_case(label: str, batch: int, dim: int, state_size: int) -> Cas
         naive=_on_a_copy(state_update_naive),
         output_names=("y", "state"),
         arg_names=("state", "x", "dt", "A", "B", "C", "D", "z", "dt_bias"),
+        simt=_on_a_copy(simt_op("selective_state_update")) if with_simt else None,
     )
 
 
@@ -197,7 +201,7 @@ def _scan_widths(size: str) -> list[tuple[str, int, int]]:
 def cases(size: str) -> list[Case]:
     if size == "tiny":
         shapes = list(TINY_SHAPES.items())
-        decode = [_state_update_case("tiny decode d32 N8 b2", 2, 32, 8)]
+        decode = [_state_update_case("tiny decode d32 N8 b2", 2, 32, 8, with_simt=True)]
     else:
         widths = _scan_widths(size)
         shapes = [
@@ -207,4 +211,5 @@ def cases(size: str) -> list[Case]:
         ]
         batch = DECODE_BATCH[size]
         decode = [_state_update_case(f"{model} decode b{batch}", batch, dim, state) for model, dim, state in widths]
-    return [_case(label, *shape, mode) for label, shape in shapes for mode in (FWD, FWD_BWD)] + decode
+    tiny = size == "tiny"
+    return [_case(label, *shape, mode, tiny) for label, shape in shapes for mode in (FWD, FWD_BWD)] + decode

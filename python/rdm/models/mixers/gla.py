@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from ...ops import chunk_gla, fused_recurrent_gla
 from ..config import RDMConfig
+from ..packing import PackedDocuments
 
 
 @dataclass
@@ -41,8 +42,17 @@ class GLAMixer(nn.Module):
         shape = (batch_size, self.heads, self.key_dim, self.value_dim)
         return GLAState(torch.zeros(shape, device=device, dtype=torch.float32))
 
-    def forward(self, x: Tensor, state: GLAState | None = None, position: int = 0) -> Tensor:
-        """x: (B, T, d_model) → (B, T, d_model). With a state, continues from it and updates it."""
+    def forward(
+        self, x: Tensor, state: GLAState | None = None, position: int = 0, packed: PackedDocuments | None = None
+    ) -> Tensor:
+        """x: (B, T, d_model) → (B, T, d_model). With a state, continues from it and updates it;
+        with ``packed`` (no state), every document starts from a zero state."""
+        if packed is not None:
+            # The op takes packed documents as one row: flatten the rows into it.
+            return self._forward(x.reshape(1, -1, x.shape[-1]), None, packed.cu_seqlens).view(x.shape)
+        return self._forward(x, state, None)
+
+    def _forward(self, x: Tensor, state: GLAState | None, cu_seqlens: Tensor | None) -> Tensor:
         batch, length, _ = x.shape
         q = self.q_proj(x).view(batch, length, self.heads, self.key_dim)
         k = self.k_proj(x).view(batch, length, self.heads, self.key_dim)
@@ -52,7 +62,7 @@ class GLAMixer(nn.Module):
         g = g.view(batch, length, self.heads, self.key_dim)
         # Same function either way; the recurrent kernel is the one made for single tokens.
         gla = fused_recurrent_gla if length == 1 else chunk_gla
-        o, final_state = gla(q, k, v, g, initial_state=None if state is None else state.kv)
+        o, final_state = gla(q, k, v, g, initial_state=None if state is None else state.kv, cu_seqlens=cu_seqlens)
         if state is not None:
             state.kv = final_state
         gate = F.silu(self.output_gate(x)).view(batch, length, self.heads, self.value_dim)

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from ...ops import selective_scan, selective_state_update
 from ..config import RDMConfig
+from ..packing import PackedDocuments
 
 
 @dataclass
@@ -45,13 +46,22 @@ class MambaMixer(nn.Module):
             ssm=torch.zeros(batch_size, self.d_inner, self.d_state, device=device, dtype=torch.float32),
         )
 
-    def forward(self, x: Tensor, state: MambaState | None = None, position: int = 0) -> Tensor:
-        """x: (B, T, d_model) → (B, T, d_model). With a state, continues from it and updates it."""
+    def forward(
+        self, x: Tensor, state: MambaState | None = None, position: int = 0, packed: PackedDocuments | None = None
+    ) -> Tensor:
+        """x: (B, T, d_model) → (B, T, d_model). With a state, continues from it and updates it;
+        with ``packed`` (no state), the convolution and the scan restart at every document."""
+        shape = x.shape
+        if packed is not None:
+            x = x.reshape(1, -1, x.shape[-1])  # the scan takes packed documents as one row
         batch, length, _ = x.shape
         u, z = self.in_proj(x).transpose(1, 2).chunk(2, dim=1)  # (B, d_inner, T) each
-        history = state.conv if state is not None else u.new_zeros(batch, self.d_inner, self.d_conv - 1)
-        conv_input = torch.cat([history, u], dim=-1)
-        u = F.silu(self.conv(conv_input))  # no padding: the history makes it causal
+        if packed is None:
+            history = state.conv if state is not None else u.new_zeros(batch, self.d_inner, self.d_conv - 1)
+            conv_input = torch.cat([history, u], dim=-1)
+            u = F.silu(self.conv(conv_input))  # no padding: the history makes it causal
+        else:
+            u = F.silu(self._packed_conv(u, packed))
 
         dt, B, C = self.x_proj(u.transpose(1, 2)).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = self.dt_proj(dt).transpose(1, 2)  # (B, d_inner, T)
@@ -66,9 +76,19 @@ class MambaMixer(nn.Module):
             y, last_state = selective_scan(
                 u, delta, A, B.transpose(1, 2), C.transpose(1, 2), D, z, dt_bias,
                 delta_softplus=True, initial_state=None if state is None else state.ssm,
+                cu_seqlens=None if packed is None else packed.cu_seqlens,
             )
             if state is not None:
                 state.ssm = last_state
         if state is not None:
             state.conv = conv_input[..., conv_input.shape[-1] - (self.d_conv - 1):]
-        return self.out_proj(y.transpose(1, 2))
+        return self.out_proj(y.transpose(1, 2)).view(shape)
+
+    def _packed_conv(self, u: Tensor, packed: PackedDocuments) -> Tensor:
+        """The causal convolution of (1, d_inner, L) packed documents, each with its own zero
+        history: the row is spread out with d_conv − 1 zeros in front of every document."""
+        gap = self.d_conv - 1
+        token_slots, gap_slots, _ = packed.gapped_layout(gap)
+        spread = u.new_zeros(1, self.d_inner, u.shape[-1] + gap_slots.shape[0]).index_copy(2, token_slots, u)
+        # Output o covers inputs o … o + gap: a token's output sits gap slots before it.
+        return self.conv(spread).index_select(2, token_slots - gap)

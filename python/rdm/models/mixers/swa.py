@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from ...ops import sliding_window_attention
 from ..config import RDMConfig
+from ..packing import PackedDocuments
 from ..rope import apply_rotary
 
 
@@ -49,11 +50,17 @@ class SWAMixer(nn.Module):
         shape = (batch_size, 0, self.kv_heads, self.head_dim)
         return SWAState(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
 
-    def forward(self, x: Tensor, state: SWAState | None = None, position: int = 0) -> Tensor:
+    def forward(
+        self, x: Tensor, state: SWAState | None = None, position: int = 0, packed: PackedDocuments | None = None
+    ) -> Tensor:
         """x: (B, T, d_model) at absolute positions ``position …`` → (B, T, d_model).
 
         With a state, attends to its cached tokens too and appends x's keys and values to it.
+        With ``packed`` (no state), each document attends only to itself and the memory tokens,
+        at positions counted from its own start.
         """
+        if packed is not None:
+            return self._forward_packed(x, packed)
         batch, length, _ = x.shape
         q = apply_rotary(self.q_proj(x).view(batch, length, self.heads, self.head_dim), position, self.rope_theta)
         k, v = self.kv_proj(x).view(batch, length, 2, self.kv_heads, self.head_dim).unbind(dim=2)
@@ -65,11 +72,38 @@ class SWAMixer(nn.Module):
         key_parts = [self.memory_keys.to(k.dtype).expand(memory_shape)]
         value_parts = [self.memory_values.to(v.dtype).expand(memory_shape)]
         if state is not None:
-            key_parts.append(state.keys)
-            value_parts.append(state.values)
+            # The cache may hold another dtype than the new keys (bf16 autocast after a float32 prefill).
+            key_parts.append(state.keys.to(k.dtype))
+            value_parts.append(state.values.to(v.dtype))
         keys, values = torch.cat([*key_parts, k], dim=1), torch.cat([*value_parts, v], dim=1)
         if state is not None:  # the last `window` tokens: views of the keys just built, not copies
             state.keys = keys[:, self.num_memory:][:, -self.window:]
             state.values = values[:, self.num_memory:][:, -self.window:]
         out, _ = sliding_window_attention(q, keys, values, window=self.window, num_global=self.num_memory)
         return self.o_proj(out.reshape(batch, length, -1))
+
+    def _forward_packed(self, x: Tensor, packed: PackedDocuments) -> Tensor:
+        """Every document gets its own copy of the memory tokens in front of it, in one packed
+        row: then the op's per-sequence windows and global keys give each document exactly the
+        attention it gets alone. The queries in the memory slots are zeros and dropped."""
+        shape, tokens = x.shape, x.shape[0] * x.shape[1]
+        x = x.reshape(1, tokens, -1)
+        positions = packed.positions
+        q = apply_rotary(self.q_proj(x).view(1, tokens, self.heads, self.head_dim), positions, self.rope_theta)
+        k, v = self.kv_proj(x).view(1, tokens, 2, self.kv_heads, self.head_dim).unbind(dim=2)
+        k = apply_rotary(k, positions, self.rope_theta)
+
+        token_slots, memory_slots, cu_seqlens = packed.gapped_layout(self.num_memory)
+        spread_length = tokens + memory_slots.shape[0]
+
+        def spread(token_rows, memory=None):
+            rows = token_rows.new_zeros(1, spread_length, *token_rows.shape[2:]).index_copy(1, token_slots, token_rows)
+            if memory is None:
+                return rows
+            return rows.index_copy(1, memory_slots, memory.to(rows.dtype).repeat(packed.num_documents, 1, 1)[None])
+
+        keys, values = spread(k, self.memory_keys), spread(v, self.memory_values)
+        out, _ = sliding_window_attention(
+            spread(q), keys, values, window=self.window, num_global=self.num_memory, cu_seqlens=cu_seqlens
+        )
+        return self.o_proj(out.index_select(1, token_slots).reshape(tokens, -1)).view(shape)
