@@ -1,4 +1,7 @@
 """rdm-bench's report of slow cases, --ops model, --profile and --plot, at tiny sizes."""
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -76,8 +79,12 @@ def test_context_that_outgrows_the_window_keeps_the_cache_at_the_window():
 
 
 def test_profile_prints_the_top_ops_of_a_step():
-    table = model_bench.profile("tiny", shape=(1, 8), top=5)
-    assert "Self CPU" in table and "aten::" in table
+    # In a fresh interpreter, as `rdm-bench --profile` runs: late in a long test session the
+    # torch profiler has been seen to record no events at all (not reproducible in isolation).
+    code = "from rdm.bench import model_bench; print(model_bench.profile('tiny', shape=(1, 8), top=5))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "Self CPU" in run.stdout and "aten::" in run.stdout
 
 
 def test_plot_writes_an_image(tmp_path):
