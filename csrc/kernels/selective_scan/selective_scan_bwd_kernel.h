@@ -133,19 +133,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBackwardMinBlocksPerSm) backward
           h_start[i] = at.first[i] ? initial(at.seq[i], n) : 0.f;
           bb[i] = valid ? fmaf(decay[i], h_start[i], dt[i] * Bv[i] * x[i]) : 0.f;
         }
-        float lane_a = a[0], lane_b = bb[0];
-#pragma unroll
-        for (int i = 1; i < kItems; ++i) lane_b = fmaf(a[i], lane_b, bb[i]), lane_a *= a[i];
-#pragma unroll
-        for (int offset = 1; offset < 32; offset *= 2) {
-          const float prev_a = __shfl_up_sync(0xffffffffu, lane_a, offset);
-          const float prev_b = __shfl_up_sync(0xffffffffu, lane_b, offset);
-          if (lane >= offset) lane_b = fmaf(lane_a, prev_b, lane_b), lane_a *= prev_a;
-        }
-        float before_a = __shfl_up_sync(0xffffffffu, lane_a, 1);
-        float before_b = __shfl_up_sync(0xffffffffu, lane_b, 1);
-        if (lane == 0) before_a = 1.f, before_b = 0.f;
-        float h = fmaf(before_a, h_in, before_b), states[kItems];
+        float h = state_before_lane(a, bb, h_in, lane), states[kItems];
 #pragma unroll
         for (int i = 0; i < kItems; ++i) {
           if (!at.first[i]) h_start[i] = h;

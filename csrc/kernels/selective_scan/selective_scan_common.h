@@ -109,4 +109,26 @@ __device__ __forceinline__ void add_items(float* row, const WarpChunk& w, const 
   }
 }
 
+// The state entering this lane's kItems steps of a chunk. Step i is the map h -> a[i] h + b[i];
+// each lane composes its own maps, an inclusive scan over the lanes composes them across the
+// warp (after the step with offset o, lane l holds the maps of lanes l - 2o + 1 .. l, earlier
+// map applied first), and the exclusive prefix (the lanes before this one) is applied to the
+// chunk's incoming state h_in. Every lane of the warp must call it.
+__device__ __forceinline__ float state_before_lane(const float (&a)[kItems], const float (&b)[kItems], float h_in,
+                                                   int lane) {
+  float lane_a = a[0], lane_b = b[0];
+#pragma unroll
+  for (int i = 1; i < kItems; ++i) lane_b = fmaf(a[i], lane_b, b[i]), lane_a *= a[i];
+#pragma unroll
+  for (int offset = 1; offset < 32; offset *= 2) {
+    const float prev_a = __shfl_up_sync(0xffffffffu, lane_a, offset);
+    const float prev_b = __shfl_up_sync(0xffffffffu, lane_b, offset);
+    if (lane >= offset) lane_b = fmaf(lane_a, prev_b, lane_b), lane_a *= prev_a;
+  }
+  float before_a = __shfl_up_sync(0xffffffffu, lane_a, 1);
+  float before_b = __shfl_up_sync(0xffffffffu, lane_b, 1);
+  if (lane == 0) before_a = 1.f, before_b = 0.f;
+  return fmaf(before_a, h_in, before_b);
+}
+
 }  // namespace rdm::selective_scan
